@@ -1,0 +1,66 @@
+package auth
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestIssueVerify(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2022, 12, 5, 9, 0, 0, 0, time.UTC)
+	iss, err := NewIssuer(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewIssuer(bytes.Repeat([]byte{2}, 32))
+	tok, err := iss.Issue(Principal{Subject: "w1", Role: GridWorker, Grid: "g1", Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iss.Verify(tok, now)
+	if err != nil || p.Grid != "g1" || p.Role != GridWorker {
+		t.Fatalf("Verify = %+v, %v", p, err)
+	}
+	cases := []struct {
+		name  string
+		token string
+		at    time.Time
+		want  error
+	}{
+		{"empty", "", now, ErrMissing},
+		{"other key", func() string { s, _ := other.Issue(p); return s }(), now, ErrInvalid},
+		{"no dot", "abc", now, ErrInvalid},
+		{"tampered", "x" + tok, now, ErrInvalid},
+		{"expired", tok, now.Add(time.Hour), ErrExpired},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := iss.Verify(c.token, c.at); !errors.Is(err, c.want) {
+				t.Fatalf("Verify err = %v, want %v", err, c.want)
+			}
+		})
+	}
+	if _, err := iss.Issue(Principal{Role: GridWorker}); err == nil {
+		t.Fatal("grid worker token without grid issued")
+	}
+	if _, err := iss.Issue(Principal{Role: "mayor"}); err == nil {
+		t.Fatal("unknown role issued")
+	}
+}
+
+func TestScope(t *testing.T) {
+	t.Parallel()
+	w := Principal{Role: GridWorker, Grid: "g1"}
+	if !w.CanReadGrid("g1") || w.CanReadGrid("g2") {
+		t.Fatal("grid worker scope wrong")
+	}
+	if !(Principal{Role: DistrictAdmin}).CanReadGrid("g2") {
+		t.Fatal("district admin cannot read a grid")
+	}
+	if FromHeader("Bearer abc") != "abc" || FromHeader("Basic abc") != "" || FromHeader("bearer  abc ") != "abc" {
+		t.Fatal("FromHeader wrong")
+	}
+}

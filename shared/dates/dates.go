@@ -1,0 +1,40 @@
+// Package dates holds the district's calendar: business days are days in
+// Asia/Shanghai, written YYYY-MM-DD, which also sort as strings.
+package dates
+
+import "time"
+
+// District is Asia/Shanghai. China has kept UTC+8 without daylight saving
+// since 1991, so a fixed zone is exact for every date this system sees and
+// needs no tzdata on the Lambda image.
+var District = time.FixedZone("Asia/Shanghai", 8*60*60)
+
+// Layout is the date format of the API and the store.
+const Layout = "2006-01-02"
+
+// Today is the district's calendar day at instant now.
+func Today(now time.Time) string { return now.In(District).Format(Layout) }
+
+// Parse reads a YYYY-MM-DD date as midnight in the district.
+func Parse(s string) (time.Time, bool) {
+	if len(s) != len(Layout) {
+		return time.Time{}, false
+	}
+	t, err := time.ParseInLocation(Layout, s, District)
+	return t, err == nil
+}
+
+// AddDays moves a valid date by n calendar days.
+func AddDays(date string, n int) string {
+	t, ok := Parse(date)
+	if !ok {
+		return ""
+	}
+	return t.AddDate(0, 0, n).Format(Layout)
+}
+
+// Start is the first instant of a district day, in UTC.
+func Start(date string) (time.Time, bool) {
+	t, ok := Parse(date)
+	return t.UTC(), ok
+}

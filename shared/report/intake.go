@@ -1,0 +1,158 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gridcode/shared/alert"
+	"gridcode/shared/area"
+	"gridcode/shared/grid"
+	"gridcode/shared/pii"
+	"gridcode/shared/risk"
+)
+
+// ErrUnknownGrid is a report posted to a grid code that does not exist.
+var ErrUnknownGrid = errors.New("report: unknown grid")
+
+// Rules is what intake needs to know of the district's current rules.
+// The implementation caches them; intake asks on every report.
+type Rules interface {
+	Grids(ctx context.Context) (*grid.Directory, error)
+	RiskAreas(ctx context.Context) (risk.List, error)
+	Guidance(ctx context.Context) (risk.Rules, error)
+}
+
+// Intake accepts reports.
+type Intake struct {
+	Store     Store
+	Rules     Rules
+	Vault     *pii.Vault
+	Areas     *area.Catalog
+	Now       func() time.Time
+	Retention time.Duration // how long reports and their alerts are kept
+}
+
+// Receipt is what the reporter is told.
+type Receipt struct {
+	ReportID  string     `json:"reportId"`
+	RiskLevel risk.Level `json:"riskLevel"`
+	Guidance  string     `json:"guidance"`
+	GridCode  string     `json:"gridCode"`
+	Duplicate bool       `json:"duplicate"`
+}
+
+// Submit checks a submission, routes and scores it, and stores it with its
+// welcome SMS in one transaction. pathGrid is the grid code of the QR code
+// scanned, or "" for the district-wide code. A second submission by the same
+// person for the same arrival date returns the first report and queues
+// nothing.
+func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Receipt, error) {
+	now := in.Now()
+	checked, err := Check(s, now, in.Areas)
+	if err != nil {
+		return Receipt{}, err
+	}
+	grids, err := in.Rules.Grids(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	gridCode, routedBy := grid.Unassigned, RoutedByNone
+	switch {
+	case pathGrid != "":
+		if _, ok := grids.Lookup(pathGrid); !ok {
+			return Receipt{}, ErrUnknownGrid
+		}
+		gridCode, routedBy = pathGrid, RoutedByPath
+	case checked.Community != "":
+		if code, ok := grids.ForCommunity(checked.Community); ok {
+			gridCode, routedBy = code, RoutedByCommunity
+		}
+	}
+	list, err := in.Rules.RiskAreas(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	guidance, err := in.Rules.Guidance(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	level, matches := list.Assess(checked.Visits())
+	advice := guidance.For(level)
+
+	id := ID(in.Vault, checked.IDType, checked.IDNumber, checked.ArrivalDate)
+	rec := Record{
+		ID:            id,
+		GridCode:      gridCode,
+		RoutedBy:      routedBy,
+		ListKey:       ListKey(now, id),
+		IDType:        checked.IDType,
+		ArrivalStatus: checked.ArrivalStatus,
+		ArrivalDate:   checked.ArrivalDate,
+		FromAreaCode:  checked.FromAreaCode,
+		Itinerary:     checked.Itinerary,
+		Community:     checked.Community,
+		Transport:     checked.Transport,
+		RiskLevel:     level,
+		RiskMatches:   matches,
+		Guidance:      advice.Text,
+		Status:        StatusNew,
+		SubmittedAt:   now.UTC(),
+		ExpiresAt:     now.Add(in.Retention).Unix(),
+		PersonLookup:  PersonLookup(in.Vault, checked.IDType, checked.IDNumber),
+		PhoneLookup:   PhoneLookup(in.Vault, checked.Phone),
+	}
+	personal, err := json.Marshal(Personal{Name: checked.Name, IDNumber: checked.IDNumber, Phone: checked.Phone, Address: checked.Address})
+	if err != nil {
+		return Receipt{}, err
+	}
+	if rec.Sealed, err = in.Vault.Seal(personal, id); err != nil {
+		return Receipt{}, err
+	}
+	welcome, err := in.welcome(rec, checked.Phone, advice)
+	if err != nil {
+		return Receipt{}, err
+	}
+	stored, created, err := in.Store.Create(ctx, rec, welcome)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("store report: %w", err)
+	}
+	return Receipt{
+		ReportID:  stored.ID,
+		RiskLevel: stored.RiskLevel,
+		Guidance:  stored.Guidance,
+		GridCode:  stored.GridCode,
+		Duplicate: !created,
+	}, nil
+}
+
+// WelcomeAlertID is the id of a report's welcome SMS: one per report, so a
+// retried write can never queue a second one.
+func WelcomeAlertID(reportID string) string { return reportID + ".welcome" }
+
+func (in *Intake) welcome(r Record, phone string, advice risk.Guidance) (alert.Alert, error) {
+	params := map[string]string{"action": advice.Action}
+	if _, err := alert.ReportWelcome.Render(params); err != nil {
+		// The guidance table is checked when edited; this is a guard.
+		return alert.Alert{}, fmt.Errorf("welcome sms for %s: %w", r.ID, err)
+	}
+	id := WelcomeAlertID(r.ID)
+	sealed, err := in.Vault.Seal([]byte(phone), id)
+	if err != nil {
+		return alert.Alert{}, err
+	}
+	return alert.Alert{
+		ID:              id,
+		Template:        alert.ReportWelcome.Code,
+		Params:          params,
+		RecipientLookup: r.PhoneLookup,
+		RecipientSealed: sealed,
+		ReportID:        r.ID,
+		GridCode:        r.GridCode,
+		Status:          alert.Pending,
+		CreatedAt:       r.SubmittedAt,
+		ExpiresAt:       r.ExpiresAt,
+	}, nil
+}

@@ -1,0 +1,150 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gridcode/shared/alert"
+	"gridcode/shared/idcard"
+	"gridcode/shared/phone"
+	"gridcode/shared/pii"
+	"gridcode/shared/risk"
+)
+
+// Status of a report in the grid's worklist.
+const StatusNew = "new"
+
+// Record is a report as stored. Personal fields are sealed; the lookups
+// let the district find a person's reports without reading them.
+type Record struct {
+	ID            string       `json:"reportId"`
+	GridCode      string       `json:"gridCode"`
+	RoutedBy      string       `json:"routedBy"`
+	ListKey       string       `json:"listKey"`
+	IDType        idcard.Kind  `json:"idType"`
+	ArrivalStatus string       `json:"arrivalStatus"`
+	ArrivalDate   string       `json:"arrivalDate"`
+	FromAreaCode  string       `json:"fromAreaCode"`
+	Itinerary     []Stop       `json:"itinerary"`
+	Community     string       `json:"community,omitempty"`
+	Transport     string       `json:"transport,omitempty"`
+	RiskLevel     risk.Level   `json:"riskLevel"`
+	RiskMatches   []risk.Match `json:"riskMatches,omitempty"`
+	Guidance      string       `json:"guidance"`
+	Status        string       `json:"status"`
+	SubmittedAt   time.Time    `json:"submittedAt"`
+	ExpiresAt     int64        `json:"expiresAt"`
+	PersonLookup  string       `json:"personLookup"`
+	PhoneLookup   string       `json:"phoneLookup"`
+	Sealed        []byte       `json:"personalSealed"`
+}
+
+// Personal is what Record.Sealed holds.
+type Personal struct {
+	Name     string `json:"name"`
+	IDNumber string `json:"idNumber"`
+	Phone    string `json:"phone"`
+	Address  string `json:"address"`
+}
+
+// Routing says how a report found its grid.
+const (
+	RoutedByPath      = "grid_code"
+	RoutedByCommunity = "community"
+	RoutedByNone      = "unassigned"
+)
+
+// ErrNotFound is returned by stores for a missing report.
+var ErrNotFound = errors.New("report: not found")
+
+// Store keeps reports with their alerts. Implementations: the DynamoDB and
+// the embedded adapters in shared/store.
+type Store interface {
+	// Create stores the report and its alert in one transaction unless a
+	// report with the same ID exists; then it stores nothing and returns the
+	// existing report with created=false.
+	Create(ctx context.Context, r Record, a alert.Alert) (stored Record, created bool, err error)
+	// Get returns ErrNotFound for an unknown id.
+	Get(ctx context.Context, id string) (Record, error)
+	// ListGrid returns a grid's reports newest first.
+	ListGrid(ctx context.Context, q GridQuery) (Page, error)
+}
+
+// GridQuery selects a page of one grid's reports. Since/Until bound
+// SubmittedAt (half-open: Since <= t < Until); zero means unbounded.
+type GridQuery struct {
+	GridCode string
+	Status   string
+	Since    time.Time
+	Until    time.Time
+	After    string // the ListKey the previous page ended at
+	Limit    int
+}
+
+// Page is one page of a listing; Next is empty on the last page.
+type Page struct {
+	Records []Record
+	Next    string
+}
+
+// ListKey orders a grid's reports by submission time. The fixed-width
+// timestamp sorts as a string; the id breaks ties.
+func ListKey(submittedAt time.Time, id string) string {
+	return submittedAt.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + id
+}
+
+// ListKeyBound is the ListKey prefix of an instant, for range bounds.
+func ListKeyBound(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
+}
+
+// ID derives a report's id from the person and the arrival date: the same
+// person arriving on the same day always gets the same id, which makes the
+// store's conditional write the duplicate check. Keyed, so the id reveals
+// nothing about the person.
+func ID(v *pii.Vault, kind idcard.Kind, number, arrivalDate string) string {
+	return "r" + v.Lookup("report", string(kind), number, arrivalDate)[:25]
+}
+
+// PersonLookup finds every report of one document.
+func PersonLookup(v *pii.Vault, kind idcard.Kind, number string) string {
+	return v.Lookup("person", string(kind), number)
+}
+
+// PhoneLookup finds everything sent to one phone.
+func PhoneLookup(v *pii.Vault, national string) string { return v.Lookup("phone", national) }
+
+// Open decrypts the personal fields of a record.
+func Open(v *pii.Vault, r Record) (Personal, error) {
+	plain, err := v.Open(r.Sealed, r.ID)
+	if err != nil {
+		return Personal{}, fmt.Errorf("open report %s: %w", r.ID, err)
+	}
+	var p Personal
+	if err := json.Unmarshal(plain, &p); err != nil {
+		return Personal{}, fmt.Errorf("decode report %s: %w", r.ID, err)
+	}
+	return p, nil
+}
+
+// Masked is the personal part as a grid worker sees it: the name and the
+// address they need to find the person; ID number and phone masked.
+type Masked struct {
+	Name     string `json:"name"`
+	IDNumber string `json:"idNumber"`
+	Phone    string `json:"phone"`
+	Address  string `json:"address"`
+}
+
+// Mask hides most of each personal field.
+func (p Personal) Mask(kind idcard.Kind) Masked {
+	return Masked{
+		Name:     p.Name,
+		IDNumber: idcard.Mask(kind, p.IDNumber),
+		Phone:    phone.Mask(p.Phone),
+		Address:  p.Address,
+	}
+}

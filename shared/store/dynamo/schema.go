@@ -1,0 +1,92 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// AlertStatusIndex is the alerts table's GSI by status, oldest first: the
+// delivery worker's queue of pending alerts.
+const AlertStatusIndex = "byStatus"
+
+// TableSpecs are the tables as template.yaml declares them; tests and the
+// local DynamoDB runs create them from here (a test checks the two agree).
+func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
+	s := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+	}
+	hash := func(name string) types.KeySchemaElement {
+		return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: types.KeyTypeHash}
+	}
+	rng := func(name string) types.KeySchemaElement {
+		return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: types.KeyTypeRange}
+	}
+	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
+	return []*dynamodb.CreateTableInput{
+		{
+			TableName:            aws.String(t.Reports),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("reportId"), s("gridCode"), s("listKey")},
+			KeySchema:            []types.KeySchemaElement{hash("reportId")},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+				IndexName: aws.String(GridIndex), KeySchema: []types.KeySchemaElement{hash("gridCode"), rng("listKey")}, Projection: all,
+			}},
+		},
+		{
+			TableName:            aws.String(t.Alerts),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("alertId"), s("status"), s("createdAt")},
+			KeySchema:            []types.KeySchemaElement{hash("alertId")},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+				IndexName: aws.String(AlertStatusIndex), KeySchema: []types.KeySchemaElement{hash("status"), rng("createdAt")}, Projection: all,
+			}},
+		},
+		{
+			TableName:            aws.String(t.Grids),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("gridCode")},
+			KeySchema:            []types.KeySchemaElement{hash("gridCode")},
+		},
+		{
+			TableName:            aws.String(t.Rules),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("ruleSet")},
+			KeySchema:            []types.KeySchemaElement{hash("ruleSet")},
+		},
+	}
+}
+
+// TTLAttribute is the attribute DynamoDB expires reports and alerts by.
+const TTLAttribute = "expiresAt"
+
+// CreateTables creates the tables if missing and turns on TTL where data
+// expires (for local and test runs; the cloud has template.yaml).
+func CreateTables(ctx context.Context, c *dynamodb.Client, t Tables) error {
+	for _, in := range TableSpecs(t) {
+		_, err := c.CreateTable(ctx, in)
+		var inUse *types.ResourceInUseException
+		if err != nil && !errors.As(err, &inUse) {
+			return fmt.Errorf("create table %s: %w", *in.TableName, err)
+		}
+	}
+	for _, name := range []string{t.Reports, t.Alerts} {
+		_, err := c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName:               aws.String(name),
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(TTLAttribute), Enabled: aws.Bool(true)},
+		})
+		if err != nil && !isTTLAlreadyOn(err) {
+			return fmt.Errorf("ttl on %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func isTTLAlreadyOn(err error) bool {
+	var v interface{ ErrorMessage() string }
+	return errors.As(err, &v) && v.ErrorMessage() == "TimeToLive is already enabled"
+}

@@ -1,0 +1,322 @@
+// Package dynamo is the DynamoDB adapter of the report and district ports:
+// one table per entity, a conditional transaction for a report and its
+// alert, a GSI for a grid's reports.
+package dynamo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"gridcode/shared/alert"
+	"gridcode/shared/district"
+	"gridcode/shared/grid"
+	"gridcode/shared/report"
+)
+
+// Tables names the tables; each function gets only the names it uses.
+type Tables struct {
+	Reports string
+	Alerts  string
+	Grids   string
+	Rules   string
+}
+
+// GridIndex is the reports table's GSI by grid, newest last.
+const GridIndex = "byGrid"
+
+// API is the part of the DynamoDB client this adapter calls.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store is the DynamoDB adapter.
+type Store struct {
+	api    API
+	tables Tables
+}
+
+var (
+	_ report.Store   = (*Store)(nil)
+	_ district.Store = (*Store)(nil)
+)
+
+// New wraps a client.
+func New(api API, tables Tables) *Store { return &Store{api: api, tables: tables} }
+
+// The domain types' json tags name the attributes, so one set of tags
+// serves the API, the embedded store and DynamoDB.
+func marshal(v any) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
+}
+
+func unmarshal(item map[string]types.AttributeValue, v any) error {
+	return attributevalue.UnmarshalMapWithOptions(item, v, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" })
+}
+
+// Create implements report.Store with one TransactWriteItems: the report
+// if its id is new, and its alert.
+func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (report.Record, bool, error) {
+	ritem, err := marshal(r)
+	if err != nil {
+		return report.Record{}, false, fmt.Errorf("marshal report %s: %w", r.ID, err)
+	}
+	aitem, err := marshal(a)
+	if err != nil {
+		return report.Record{}, false, fmt.Errorf("marshal alert %s: %w", a.ID, err)
+	}
+	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName:           aws.String(s.tables.Reports),
+				Item:                ritem,
+				ConditionExpression: aws.String("attribute_not_exists(reportId)"),
+			}},
+			{Put: &types.Put{
+				TableName:           aws.String(s.tables.Alerts),
+				Item:                aitem,
+				ConditionExpression: aws.String("attribute_not_exists(alertId)"),
+			}},
+		},
+		// The SDK retries a timed-out call with the same token, so a write
+		// that did commit is not reported back as a duplicate.
+		ClientRequestToken: aws.String(requestToken(s.tables.Reports, r.ID)),
+	})
+	if err == nil {
+		return r, true, nil
+	}
+	var cancelled *types.TransactionCanceledException
+	var idempotent *types.IdempotentParameterMismatchException
+	if !errors.As(err, &cancelled) && !errors.As(err, &idempotent) {
+		return report.Record{}, false, fmt.Errorf("create report %s: %w", r.ID, err)
+	}
+	// A report with this id exists: the person reported this arrival before.
+	existing, gerr := s.Get(ctx, r.ID)
+	if gerr != nil {
+		return report.Record{}, false, fmt.Errorf("create report %s: cancelled (%v), then: %w", r.ID, err, gerr)
+	}
+	return existing, false, nil
+}
+
+// requestToken is unique per table and report and at most 36 characters.
+func requestToken(table, id string) string {
+	sum := sha256.Sum256([]byte(table + "/" + id))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Get implements report.Store with a strongly consistent read, so a
+// duplicate submit right after the first sees it.
+func (s *Store) Get(ctx context.Context, id string) (report.Record, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Reports),
+		Key:            map[string]types.AttributeValue{"reportId": &types.AttributeValueMemberS{Value: id}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return report.Record{}, fmt.Errorf("get report %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return report.Record{}, report.ErrNotFound
+	}
+	var r report.Record
+	if err := unmarshal(out.Item, &r); err != nil {
+		return report.Record{}, fmt.Errorf("decode report %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListGrid implements report.Store with a Query on the grid index, newest
+// first. A status filter is applied by DynamoDB after the key range, so the
+// loop keeps reading until the page is full.
+func (s *Store) ListGrid(ctx context.Context, q report.GridQuery) (report.Page, error) {
+	key := expression.Key("gridCode").Equal(expression.Value(q.GridCode))
+	// A list key is "<instant>#<id>", so the bare instant of Until sorts
+	// before every report at that instant: the bound is exclusive.
+	since, until := report.ListKeyBound(q.Since), report.ListKeyBound(q.Until)
+	switch {
+	case !q.Since.IsZero() && !q.Until.IsZero():
+		key = key.And(expression.Key("listKey").Between(expression.Value(since), expression.Value(until)))
+	case !q.Since.IsZero():
+		key = key.And(expression.Key("listKey").GreaterThanEqual(expression.Value(since)))
+	case !q.Until.IsZero():
+		key = key.And(expression.Key("listKey").LessThan(expression.Value(until)))
+	}
+	b := expression.NewBuilder().WithKeyCondition(key)
+	if q.Status != "" {
+		b = b.WithFilter(expression.Name("status").Equal(expression.Value(q.Status)))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return report.Page{}, err
+	}
+	var start map[string]types.AttributeValue
+	if q.After != "" {
+		id := q.After[len(report.ListKeyBound(time.Time{}))+1:]
+		start = map[string]types.AttributeValue{
+			"gridCode": &types.AttributeValueMemberS{Value: q.GridCode},
+			"listKey":  &types.AttributeValueMemberS{Value: q.After},
+			"reportId": &types.AttributeValueMemberS{Value: id},
+		}
+	}
+	var page report.Page
+	for {
+		out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.tables.Reports),
+			IndexName:                 aws.String(GridIndex),
+			KeyConditionExpression:    expr.KeyCondition(),
+			FilterExpression:          expr.Filter(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ScanIndexForward:          aws.Bool(false),
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(int32(q.Limit + 1)),
+		})
+		if err != nil {
+			return report.Page{}, fmt.Errorf("query grid %s: %w", q.GridCode, err)
+		}
+		for _, item := range out.Items {
+			if len(page.Records) == q.Limit {
+				page.Next = page.Records[len(page.Records)-1].ListKey
+				return page, nil
+			}
+			var r report.Record
+			if err := unmarshal(item, &r); err != nil {
+				return report.Page{}, fmt.Errorf("decode grid %s report: %w", q.GridCode, err)
+			}
+			page.Records = append(page.Records, r)
+		}
+		if out.LastEvaluatedKey == nil {
+			return page, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// ListGrids implements district.Store. The grids table holds a few hundred
+// items and is read whole, so a Scan is the right call here.
+func (s *Store) ListGrids(ctx context.Context) ([]grid.Grid, error) {
+	var out []grid.Grid
+	p := dynamodb.NewScanPaginator(s.api, &dynamodb.ScanInput{TableName: aws.String(s.tables.Grids), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan grids: %w", err)
+		}
+		for _, item := range page.Items {
+			var g grid.Grid
+			if err := unmarshal(item, &g); err != nil {
+				return nil, fmt.Errorf("decode grid: %w", err)
+			}
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// PutGrids implements district.Store with BatchWriteItem, 25 at a time,
+// retrying what DynamoDB leaves unprocessed.
+func (s *Store) PutGrids(ctx context.Context, grids []grid.Grid) error {
+	for start := 0; start < len(grids); start += 25 {
+		end := min(start+25, len(grids))
+		reqs := make([]types.WriteRequest, 0, end-start)
+		for _, g := range grids[start:end] {
+			item, err := marshal(g)
+			if err != nil {
+				return fmt.Errorf("marshal grid %s: %w", g.Code, err)
+			}
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		}
+		pending := map[string][]types.WriteRequest{s.tables.Grids: reqs}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 0 {
+				if attempt > 8 {
+					return fmt.Errorf("put grids: %d items still unprocessed", len(pending[s.tables.Grids]))
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
+				}
+			}
+			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return fmt.Errorf("put grids: %w", err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+	return nil
+}
+
+type ruleSetItem struct {
+	Name      string    `json:"ruleSet"`
+	Body      string    `json:"body"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// GetRuleSet implements district.Store.
+func (s *Store) GetRuleSet(ctx context.Context, name string) ([]byte, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Rules),
+		Key:            map[string]types.AttributeValue{"ruleSet": &types.AttributeValueMemberS{Value: name}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get rule set %s: %w", name, err)
+	}
+	if out.Item == nil {
+		return nil, district.ErrNoRuleSet
+	}
+	var it ruleSetItem
+	if err := unmarshal(out.Item, &it); err != nil {
+		return nil, fmt.Errorf("decode rule set %s: %w", name, err)
+	}
+	return []byte(it.Body), nil
+}
+
+// PutRuleSet implements district.Store: one item, replaced whole.
+func (s *Store) PutRuleSet(ctx context.Context, name string, body []byte) error {
+	item, err := marshal(ruleSetItem{Name: name, Body: string(body), UpdatedAt: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Rules), Item: item})
+	if err != nil {
+		return fmt.Errorf("put rule set %s: %w", name, err)
+	}
+	return nil
+}
+
+// Alert returns one alert of the outbox.
+func (s *Store) Alert(ctx context.Context, id string) (alert.Alert, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Alerts),
+		Key:            map[string]types.AttributeValue{"alertId": &types.AttributeValueMemberS{Value: id}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("get alert %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return alert.Alert{}, fmt.Errorf("alert %s: %w", id, report.ErrNotFound)
+	}
+	var a alert.Alert
+	if err := unmarshal(out.Item, &a); err != nil {
+		return alert.Alert{}, fmt.Errorf("decode alert %s: %w", id, err)
+	}
+	return a, nil
+}

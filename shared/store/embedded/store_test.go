@@ -1,0 +1,19 @@
+package embedded
+
+import (
+	"path/filepath"
+	"testing"
+
+	"gridcode/shared/store/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		s, err := Open(filepath.Join(t.TempDir(), "gridcode.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
