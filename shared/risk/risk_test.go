@@ -57,8 +57,8 @@ func TestValidate(t *testing.T) {
 		{AreaCode: "110105", Level: None, From: "2022-12-05", To: "2022-12-01"},
 	}, known)
 	want := []fields.Problem{
-		{"[1].areaCode", "unknown_area"}, {"[1].level", "invalid"}, {"[1].from", "invalid_date"}, {"[1].to", "invalid_date"},
-		{"[2].level", "invalid"}, {"[2].to", "before_from"},
+		{Field: "[1].areaCode", Reason: "unknown_area"}, {Field: "[1].level", Reason: "invalid"}, {Field: "[1].from", Reason: "invalid_date"}, {Field: "[1].to", Reason: "invalid_date"},
+		{Field: "[2].level", Reason: "invalid"}, {Field: "[2].to", Reason: "before_from"},
 	}
 	var fe *fields.Error
 	if !errors.As(err, &fe) || fe.Code != "invalid_risk_areas" {

@@ -1,0 +1,53 @@
+# gridcode: `make run` starts the whole system locally; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+FUNCTIONS := intake reports directory
+STATICCHECK := $(shell [ -x .cache/bin/staticcheck ] && echo .cache/bin/staticcheck || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
+LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
+
+.PHONY: run test lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction
+
+run:
+	$(GO) run ./infra/cmd/gridcode serve
+
+# CI=true makes missing DynamoDB Local / emulator a failure instead of a skip.
+test: lint
+	$(GO) test -count=1 ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+tools:
+	infra/scripts/install-tools.sh
+
+cli:
+	$(GO) build -o bin/gridcode ./infra/cmd/gridcode
+
+# One zip per function: dist/<name>.zip holding a linux/arm64 `bootstrap`.
+build: $(addprefix dist/,$(addsuffix .zip,$(FUNCTIONS)))
+
+dist/%.zip: FORCE
+	@mkdir -p .build/$* dist
+	$(LAMBDA_BUILD) -o .build/$*/bootstrap ./functions/$*
+	@rm -f $@ && cd .build/$* && zip -q -X ../../$@ bootstrap
+	@echo "built $@"
+
+.PHONY: FORCE
+FORCE:
+
+# `sam build` with BuildMethod: makefile calls build-<LogicalId> with ARTIFACTS_DIR set.
+build-IntakeFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/intake
+build-ReportsFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reports
+build-DirectoryFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/directory
+
+bench:
+	$(GO) run ./infra/cmd/bench
+
+clean:
+	rm -rf .build dist bin

@@ -1,0 +1,62 @@
+// Command directory serves the district's settings: GET /v1/grids, the
+// risk-area list and the guidance table, and GET /healthz.
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"gridcode/shared/area"
+	"gridcode/shared/auth"
+	"gridcode/shared/district"
+	"gridcode/shared/httpapi"
+	"gridcode/shared/lambdaapp"
+	"gridcode/shared/store/dynamo"
+)
+
+type config struct {
+	Keys        lambdaapp.Keys
+	AWS         lambdaapp.AWS
+	GridsTable  string        `env:"GRIDS_TABLE, required"`
+	RulesTable  string        `env:"RULES_TABLE, required"`
+	SettingsTTL time.Duration `env:"SETTINGS_TTL, default=30s"`
+}
+
+func main() {
+	if err := realMain(context.Background()); err != nil {
+		lambdaapp.Exit(err)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	lambdaapp.UseJSONLogs()
+	var cfg config
+	if err := lambdaapp.LoadConfig(ctx, &cfg); err != nil {
+		return err
+	}
+	awsCfg, err := lambdaapp.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	keys, err := lambdaapp.LoadKeys(ctx, awsCfg, cfg.Keys)
+	if err != nil {
+		return err
+	}
+	issuer, err := auth.NewIssuer(keys.TokenKey)
+	if err != nil {
+		return err
+	}
+	areas, err := area.Load()
+	if err != nil {
+		return err
+	}
+	store := dynamo.New(lambdaapp.DynamoDB(awsCfg, cfg.AWS), dynamo.Tables{Grids: cfg.GridsTable, Rules: cfg.RulesTable})
+	mux := http.NewServeMux()
+	httpapi.DirectoryAPI{
+		Settings: district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),
+		Staff:    httpapi.Staff{Issuer: issuer, Now: time.Now},
+	}.Register(mux)
+	lambdaapp.ServeHTTP(mux)
+	return nil
+}

@@ -1,0 +1,72 @@
+// Command intake is the report code's Lambda: POST /v1/reports and
+// POST /v1/grids/{gridCode}/reports.
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"gridcode/shared/area"
+	"gridcode/shared/district"
+	"gridcode/shared/httpapi"
+	"gridcode/shared/lambdaapp"
+	"gridcode/shared/report"
+	"gridcode/shared/store/dynamo"
+)
+
+type config struct {
+	Keys          lambdaapp.Keys
+	AWS           lambdaapp.AWS
+	ReportsTable  string        `env:"REPORTS_TABLE, required"`
+	AlertsTable   string        `env:"ALERTS_TABLE, required"`
+	GridsTable    string        `env:"GRIDS_TABLE, required"`
+	RulesTable    string        `env:"RULES_TABLE, required"`
+	RetentionDays int           `env:"RETENTION_DAYS, default=60"`
+	SettingsTTL   time.Duration `env:"SETTINGS_TTL, default=30s"`
+}
+
+func main() {
+	if err := realMain(context.Background()); err != nil {
+		lambdaapp.Exit(err)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	lambdaapp.UseJSONLogs()
+	var cfg config
+	if err := lambdaapp.LoadConfig(ctx, &cfg); err != nil {
+		return err
+	}
+	awsCfg, err := lambdaapp.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	keys, err := lambdaapp.LoadKeys(ctx, awsCfg, cfg.Keys)
+	if err != nil {
+		return err
+	}
+	vault, err := keys.Vault()
+	if err != nil {
+		return err
+	}
+	areas, err := area.Load()
+	if err != nil {
+		return err
+	}
+	store := dynamo.New(lambdaapp.DynamoDB(awsCfg, cfg.AWS), dynamo.Tables{
+		Reports: cfg.ReportsTable, Alerts: cfg.AlertsTable, Grids: cfg.GridsTable, Rules: cfg.RulesTable,
+	})
+	intake := &report.Intake{
+		Store:     store,
+		Rules:     district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),
+		Vault:     vault,
+		Areas:     areas,
+		Now:       time.Now,
+		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+	}
+	mux := http.NewServeMux()
+	httpapi.IntakeAPI{Intake: intake}.Register(mux)
+	lambdaapp.ServeHTTP(mux)
+	return nil
+}

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"gridcode/shared/auth"
+	"gridcode/shared/district"
+	"gridcode/shared/risk"
+)
+
+// DirectoryAPI serves the district's settings: the grids (public, for the
+// report form), the risk-area list and the guidance table (public to read,
+// the district office to replace).
+type DirectoryAPI struct {
+	Settings *district.Settings
+	Staff    Staff
+}
+
+// Register mounts the routes on mux.
+func (a DirectoryAPI) Register(mux Router) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /v1/grids", a.grids)
+	mux.HandleFunc("GET /v1/risk-areas", a.riskAreas)
+	mux.HandleFunc("PUT /v1/risk-areas", a.putRiskAreas)
+	mux.HandleFunc("GET /v1/guidance", a.guidance)
+	mux.HandleFunc("PUT /v1/guidance", a.putGuidance)
+}
+
+type publicGrid struct {
+	Code      string `json:"gridCode"`
+	Name      string `json:"name"`
+	Community string `json:"community"`
+	Town      string `json:"town"`
+}
+
+func (a DirectoryAPI) grids(w http.ResponseWriter, r *http.Request) {
+	dir, err := a.Settings.Grids(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out := make([]publicGrid, 0, len(dir.Grids()))
+	for _, g := range dir.Grids() {
+		out = append(out, publicGrid{Code: g.Code, Name: g.Name, Community: g.Community, Town: g.Town})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a DirectoryAPI) riskAreas(w http.ResponseWriter, r *http.Request) {
+	list, err := a.Settings.RiskAreas(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list.Areas())
+}
+
+func (a DirectoryAPI) guidance(w http.ResponseWriter, r *http.Request) {
+	rules, err := a.Settings.Guidance(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rules.Table())
+}
+
+// requireAdmin answers 401/403 unless the caller is the district office.
+func (a DirectoryAPI) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
+	p, err := a.Staff.principal(r)
+	if err == nil && !p.IsDistrictAdmin() {
+		err = auth.ErrForbidden
+	}
+	if err != nil {
+		fail(w, r, err)
+		return false
+	}
+	return true
+}
+
+func (a DirectoryAPI) putRiskAreas(w http.ResponseWriter, r *http.Request) {
+	if !a.requireAdmin(w, r) {
+		return
+	}
+	var areas []risk.Area
+	if decodeJSON(w, r, MaxRuleSetBody, &areas) != nil {
+		return
+	}
+	if err := a.Settings.SetRiskAreas(r.Context(), areas); err != nil {
+		fail(w, r, err)
+		return
+	}
+	a.riskAreas(w, r)
+}
+
+func (a DirectoryAPI) putGuidance(w http.ResponseWriter, r *http.Request) {
+	if !a.requireAdmin(w, r) {
+		return
+	}
+	var table []risk.Guidance
+	if decodeJSON(w, r, MaxRuleSetBody, &table) != nil {
+		return
+	}
+	if err := a.Settings.SetGuidance(r.Context(), table); err != nil {
+		fail(w, r, err)
+		return
+	}
+	a.guidance(w, r)
+}

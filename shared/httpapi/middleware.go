@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"gridcode/shared/auth"
+)
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Logged logs one line per request: method, route pattern, status and
+// duration. Never the path's values, the query or the body: they can hold
+// personal data.
+func Logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				slog.ErrorContext(r.Context(), "panic", "route", r.Pattern, "panic", p)
+				if rec.status == http.StatusOK {
+					writeError(rec, http.StatusInternalServerError, "internal")
+				}
+			}
+			slog.InfoContext(r.Context(), "request", "method", r.Method, "route", r.Pattern,
+				"status", rec.status, "ms", time.Since(start).Milliseconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// Router is where an API mounts its routes: an *http.ServeMux, or a
+// recorder in the tests that check template.yaml and openapi.yaml.
+type Router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// Staff verifies the bearer token of a staff request.
+type Staff struct {
+	Issuer auth.Issuer
+	Now    func() time.Time
+}
+
+func (s Staff) principal(r *http.Request) (auth.Principal, error) {
+	return s.Issuer.Verify(auth.FromHeader(r.Header.Get("Authorization")), s.Now())
+}

@@ -1,0 +1,94 @@
+// Package lambdaapp is what every function's main.go shares: the JSON
+// logger, the AWS clients and the keyset, chosen from typed config.
+package lambdaapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/sethvargo/go-envconfig"
+
+	"gridcode/shared/httpapi"
+	"gridcode/shared/secrets"
+)
+
+// Keys says where the keyset comes from: an SSM SecureString parameter in
+// the cloud, a file in local runs and tests. Exactly one is set.
+type Keys struct {
+	Parameter string `env:"KEYS_PARAMETER"`
+	File      string `env:"KEYS_FILE"`
+}
+
+// AWS holds the settings of the AWS clients.
+type AWS struct {
+	// DynamoDBEndpoint points the client at DynamoDB Local in tests.
+	DynamoDBEndpoint string `env:"DYNAMODB_ENDPOINT"`
+}
+
+// LoadConfig reads env into cfg (a struct with env tags) and fails naming
+// the missing variable.
+func LoadConfig(ctx context.Context, cfg any) error {
+	if err := envconfig.Process(ctx, cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// UseJSONLogs makes slog write JSON lines, which CloudWatch indexes.
+func UseJSONLogs() {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+}
+
+// AWSConfig loads the SDK config from the Lambda environment.
+func AWSConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws config: %w", err)
+	}
+	return cfg, nil
+}
+
+// DynamoDB builds the client once, outside the handler.
+func DynamoDB(cfg aws.Config, a AWS) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if a.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(a.DynamoDBEndpoint)
+		}
+	})
+}
+
+// LoadKeys reads the keyset from where k says.
+func LoadKeys(ctx context.Context, cfg aws.Config, k Keys) (secrets.Keyset, error) {
+	switch {
+	case k.Parameter != "" && k.File != "":
+		return secrets.Keyset{}, errors.New("config: set KEYS_PARAMETER or KEYS_FILE, not both")
+	case k.Parameter != "":
+		return secrets.FromParameter(ctx, ssm.NewFromConfig(cfg), k.Parameter)
+	case k.File != "":
+		return secrets.FromFile(k.File)
+	}
+	return secrets.Keyset{}, errors.New("config: KEYS_PARAMETER or KEYS_FILE must be set")
+}
+
+// ServeHTTP runs an http.Handler as an API Gateway HTTP API (payload v2)
+// function.
+func ServeHTTP(h http.Handler) {
+	lambda.Start(httpadapter.NewV2(httpapi.Logged(h)).ProxyWithContext)
+}
+
+// Exit logs a start-up failure and exits non-zero, so Lambda reports an
+// init error instead of serving with half a configuration.
+func Exit(err error) {
+	slog.Error("start-up failed", "err", err)
+	os.Exit(1)
+}
