@@ -80,9 +80,17 @@ func TestCheckNamesEveryBadField(t *testing.T) {
 			[]fields.Problem{{Field: "arrivalDate", Reason: "in_future"}}},
 		{"arrived too long ago", func(s *report.Submission) { s.ArrivalDate = "2022-11-20"; s.Itinerary = nil },
 			[]fields.Problem{{Field: "arrivalDate", Reason: "too_old"}}},
-		{"planned in the past", func(s *report.Submission) { s.ArrivalStatus = "planned"; s.ArrivalDate = "2022-12-04"; s.Itinerary = nil },
+		{"planned in the past", func(s *report.Submission) {
+			s.ArrivalStatus = "planned"
+			s.ArrivalDate = "2022-12-04"
+			s.Itinerary = nil
+		},
 			[]fields.Problem{{Field: "arrivalDate", Reason: "in_past"}}},
-		{"planned too far ahead", func(s *report.Submission) { s.ArrivalStatus = "planned"; s.ArrivalDate = "2023-01-05"; s.Itinerary = nil },
+		{"planned too far ahead", func(s *report.Submission) {
+			s.ArrivalStatus = "planned"
+			s.ArrivalDate = "2023-01-05"
+			s.Itinerary = nil
+		},
 			[]fields.Problem{{Field: "arrivalDate", Reason: "too_far_ahead"}}},
 		{"planned today", func(s *report.Submission) { s.ArrivalStatus = "planned" }, nil},
 		{"not a date", func(s *report.Submission) { s.ArrivalDate = "2022-02-30" },
