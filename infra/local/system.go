@@ -1,0 +1,107 @@
+// Package local runs every function's handler in one process on the
+// embedded store: what `make run` starts.
+package local
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gridcode/infra/demo"
+	"gridcode/shared/area"
+	"gridcode/shared/auth"
+	"gridcode/shared/dates"
+	"gridcode/shared/district"
+	"gridcode/shared/httpapi"
+	"gridcode/shared/pii"
+	"gridcode/shared/report"
+	"gridcode/shared/secrets"
+	"gridcode/shared/store/embedded"
+)
+
+// Retention of reports locally, as in the cloud's default.
+const Retention = 60 * 24 * time.Hour
+
+// System is the whole local back end.
+type System struct {
+	Handler  http.Handler
+	Store    *embedded.Store
+	Keys     secrets.Keyset
+	Issuer   auth.Issuer
+	Settings *district.Settings
+	Seeded   bool // the demo district was loaded by this start
+}
+
+// KeysFile is where the local keyset lives under the data directory.
+func KeysFile(dataDir string) string { return filepath.Join(dataDir, "keys.json") }
+
+// Open opens (or creates) the data directory and wires every handler.
+// On first start it loads the demo district.
+func Open(ctx context.Context, dataDir string, now func() time.Time) (*System, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	keys, err := secrets.FromFile(KeysFile(dataDir))
+	if err != nil {
+		return nil, err
+	}
+	vault, err := keys.Vault()
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := auth.NewIssuer(keys.TokenKey)
+	if err != nil {
+		return nil, err
+	}
+	areas, err := area.Load()
+	if err != nil {
+		return nil, err
+	}
+	store, err := embedded.Open(filepath.Join(dataDir, "gridcode.db"))
+	if err != nil {
+		return nil, err
+	}
+	// Locally a change is seen at once; there is only one process.
+	settings := district.NewSettings(store, areas, now, 0)
+	sys := &System{Store: store, Keys: keys, Issuer: issuer, Settings: settings}
+	if sys.Seeded, err = seedDemo(ctx, store, settings, vault, dates.Today(now())); err != nil {
+		store.Close()
+		return nil, err
+	}
+	staff := httpapi.Staff{Issuer: issuer, Now: now}
+	mux := http.NewServeMux()
+	httpapi.IntakeAPI{Intake: &report.Intake{
+		Store: store, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
+	}}.Register(mux)
+	httpapi.ReportsAPI{Reader: &report.Reader{Store: store, Vault: vault}, Staff: staff}.Register(mux)
+	httpapi.DirectoryAPI{Settings: settings, Staff: staff}.Register(mux)
+	sys.Handler = httpapi.Logged(mux)
+	return sys, nil
+}
+
+// Close releases the store.
+func (s *System) Close() error { return s.Store.Close() }
+
+// seedDemo loads the demo district into an empty store: 410 grids and a
+// sample risk-area list. A store that has grids is left alone.
+func seedDemo(ctx context.Context, store *embedded.Store, settings *district.Settings, vault *pii.Vault, today string) (bool, error) {
+	existing, err := store.ListGrids(ctx)
+	if err != nil || len(existing) > 0 {
+		return false, err
+	}
+	grids, err := demo.Grids(vault)
+	if err != nil {
+		return false, fmt.Errorf("demo grids: %w", err)
+	}
+	if err := settings.SetRiskAreas(ctx, demo.RiskAreas(today)); err != nil {
+		return false, fmt.Errorf("demo risk areas: %w", err)
+	}
+	// Grids last: their presence marks the seed as done.
+	if err := settings.PutGrids(ctx, grids); err != nil {
+		return false, err
+	}
+	return true, nil
+}
