@@ -58,6 +58,7 @@ var (
 	missing  string // non-empty: prerequisites are missing (skip, or fail in CI)
 	startErr error
 	client   *dynamodb.Client
+	verbose  bool // report the start-up time (go test -v)
 )
 
 // Client returns a DynamoDB client for the DynamoDB Local instance of this
@@ -97,9 +98,28 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// Start starts DynamoDB Local for a program that is not a test (the
+// benchmark) and returns its endpoint; Stop ends it.
+func Start() (string, error) {
+	once.Do(start)
+	switch {
+	case missing != "":
+		return "", fmt.Errorf("DynamoDB Local is not available: %s; %s", missing, installHint)
+	case startErr != nil:
+		return "", startErr
+	}
+	return inst.endpoint, nil
+}
+
+// Stop stops DynamoDB Local if it runs.
+func Stop() { stop() }
+
 func ensure(t testing.TB) *instance {
 	t.Helper()
-	once.Do(start)
+	once.Do(func() {
+		verbose = testing.Verbose()
+		start()
+	})
 	if missing != "" {
 		if inCI() {
 			t.Fatalf("dynamolocal: %s; CI=true, so this is an error (%s)", missing, installHint)
@@ -247,7 +267,7 @@ func launch(java, dir string) (*instance, error) {
 		i.kill()
 		return nil, err
 	}
-	if testing.Verbose() {
+	if verbose {
 		fmt.Fprintf(os.Stderr, "dynamolocal: DynamoDB Local ready at %s after %v\n", endpoint, time.Since(began).Round(time.Millisecond))
 	}
 	return i, nil

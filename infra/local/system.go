@@ -40,7 +40,7 @@ func KeysFile(dataDir string) string { return filepath.Join(dataDir, "keys.json"
 
 // Open opens (or creates) the data directory and wires every handler.
 // On first start it loads the demo district.
-func Open(ctx context.Context, dataDir string, now func() time.Time) (*System, error) {
+func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...embedded.Option) (*System, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -60,12 +60,13 @@ func Open(ctx context.Context, dataDir string, now func() time.Time) (*System, e
 	if err != nil {
 		return nil, err
 	}
-	store, err := embedded.Open(filepath.Join(dataDir, "gridcode.db"))
+	store, err := embedded.Open(filepath.Join(dataDir, "gridcode.db"), opts...)
 	if err != nil {
 		return nil, err
 	}
-	// Locally a change is seen at once; there is only one process.
-	settings := district.NewSettings(store, areas, now, 0)
+	// One process makes every change through this Settings, which drops its
+	// cache on write; the TTL only bounds how stale a hand-edited file gets.
+	settings := district.NewSettings(store, areas, now, time.Minute)
 	sys := &System{Store: store, Keys: keys, Issuer: issuer, Settings: settings}
 	if sys.Seeded, err = seedDemo(ctx, store, settings, vault, dates.Today(now())); err != nil {
 		store.Close()

@@ -35,9 +35,22 @@ var (
 	_ district.Store = (*Store)(nil)
 )
 
+// Option changes how the store is opened.
+type Option func(*bolt.Options)
+
+// WithoutFsync skips fsync on commit. Only the benchmark of handler CPU
+// uses it, to measure the code rather than the disk; it is not durable.
+func WithoutFsync() Option { return func(o *bolt.Options) { o.NoSync = true } }
+
 // Open opens or creates the store file.
-func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+func Open(path string, opts ...Option) (*Store, error) {
+	// A large initial mmap (address space, not memory) spares the remaps
+	// that block every transaction while the file grows.
+	o := &bolt.Options{Timeout: 5 * time.Second, InitialMmapSize: 1 << 30, FreelistType: bolt.FreelistMapType}
+	for _, opt := range opts {
+		opt(o)
+	}
+	db, err := bolt.Open(path, 0o600, o)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
