@@ -153,8 +153,8 @@ func (s *Store) ListGrid(ctx context.Context, q report.GridQuery) (report.Page, 
 	err := s.db.View(func(tx *bolt.Tx) error {
 		reports := tx.Bucket(bucketReports)
 		c := tx.Bucket(bucketReportsByGrid).Cursor()
-		k, v := c.Seek(upper)
-		if k == nil {
+		var k, v []byte
+		if sk, _ := c.Seek(upper); sk == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
