@@ -137,7 +137,8 @@ func start(ctx context.Context, t *testing.T) *system {
 
 	// Each function gets only the variables its config reads, as in
 	// template.yaml, so a missing one fails its start-up here.
-	common := []string{"KEYS_FILE=" + keysFile, "DYNAMODB_ENDPOINT=" + endpoint}
+	// AWS_LAMBDA_LOG_FORMAT is what the template's LoggingConfig sets in Lambda.
+	common := []string{"KEYS_FILE=" + keysFile, "DYNAMODB_ENDPOINT=" + endpoint, "AWS_LAMBDA_LOG_FORMAT=JSON"}
 	s.intake = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/intake"), append(common,
 		"REPORTS_TABLE="+s.tables.Reports, "ALERTS_TABLE="+s.tables.Alerts,
 		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
@@ -424,6 +425,9 @@ func (s *system) testLogs(t *testing.T) {
 		out := f.emu.Output()
 		if !strings.Contains(out, `"route":"`+f.route+`"`) {
 			t.Errorf("%s: no request log line for %s in the output:\n%s", f.name, f.route, out)
+		}
+		if !strings.Contains(out, `"requestId":"`) {
+			t.Errorf("%s: log lines carry no Lambda request id:\n%s", f.name, out)
 		}
 		for _, v := range secret {
 			if strings.Contains(out, v) {

@@ -33,7 +33,7 @@ func main() {
 }
 
 func realMain(ctx context.Context) error {
-	lambdaapp.UseJSONLogs()
+	lambdaapp.UseLambdaLogs()
 	var cfg config
 	if err := lambdaapp.LoadConfig(ctx, &cfg); err != nil {
 		return err

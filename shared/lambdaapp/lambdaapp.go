@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -44,9 +45,10 @@ func LoadConfig(ctx context.Context, cfg any) error {
 	return nil
 }
 
-// UseJSONLogs makes slog write JSON lines, which CloudWatch indexes.
-func UseJSONLogs() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+// UseLambdaLogs makes slog write Lambda's structured log lines with the
+// request id of each invocation; the template sets LogFormat JSON.
+func UseLambdaLogs() {
+	slog.SetDefault(lambdacontext.NewLogger())
 }
 
 // AWSConfig loads the SDK config from the Lambda environment.
