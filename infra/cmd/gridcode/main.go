@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ commands:
   serve   run the whole system on the embedded store (PORT, DATA_DIR)
   token   print a staff bearer token: token --role district_admin | --role grid_worker --grid <gridCode>
   gen     write a synthetic district as JSONL (gen -h)
+  keys    print a fresh keyset JSON, for the cloud's SSM SecureString parameter
 `
 
 func main() {
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return token(args[1:], stdout)
 	case "gen":
 		return gen.Command(args[1:], stdout)
+	case "keys":
+		return printKeys(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -131,4 +135,14 @@ func token(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// printKeys writes a new keyset for `aws ssm put-parameter --type
+// SecureString --name /gridcode/keys --value file://keys.json`.
+func printKeys(stdout io.Writer) error {
+	k, err := secrets.Generate()
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(k)
 }
