@@ -46,7 +46,7 @@ build-ReportsFunction:
 build-DirectoryFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/directory
 
-bench:
+bench: tools
 	$(GO) run ./infra/cmd/bench
 
 clean:
