@@ -16,8 +16,7 @@ import (
 )
 
 type config struct {
-	Keys        lambdaapp.Keys
-	AWS         lambdaapp.AWS
+	Common      lambdaapp.Common
 	GridsTable  string        `env:"GRIDS_TABLE, required"`
 	RulesTable  string        `env:"RULES_TABLE, required"`
 	SettingsTTL time.Duration `env:"SETTINGS_TTL, default=30s"`
@@ -30,20 +29,12 @@ func main() {
 }
 
 func realMain(ctx context.Context) error {
-	lambdaapp.UseLambdaLogs()
 	var cfg config
-	if err := lambdaapp.LoadConfig(ctx, &cfg); err != nil {
-		return err
-	}
-	awsCfg, err := lambdaapp.AWSConfig(ctx)
+	rt, err := lambdaapp.Init(ctx, &cfg, &cfg.Common)
 	if err != nil {
 		return err
 	}
-	keys, err := lambdaapp.LoadKeys(ctx, awsCfg, cfg.Keys)
-	if err != nil {
-		return err
-	}
-	issuer, err := auth.NewIssuer(keys.TokenKey)
+	issuer, err := auth.NewIssuer(rt.Keys.TokenKey)
 	if err != nil {
 		return err
 	}
@@ -51,7 +42,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store := dynamo.New(lambdaapp.DynamoDB(awsCfg, cfg.AWS), dynamo.Tables{Grids: cfg.GridsTable, Rules: cfg.RulesTable})
+	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{Grids: cfg.GridsTable, Rules: cfg.RulesTable})
 	mux := http.NewServeMux()
 	httpapi.DirectoryAPI{
 		Settings: district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),

@@ -16,8 +16,7 @@ import (
 )
 
 type config struct {
-	Keys          lambdaapp.Keys
-	AWS           lambdaapp.AWS
+	Common        lambdaapp.Common
 	ReportsTable  string        `env:"REPORTS_TABLE, required"`
 	AlertsTable   string        `env:"ALERTS_TABLE, required"`
 	GridsTable    string        `env:"GRIDS_TABLE, required"`
@@ -33,20 +32,12 @@ func main() {
 }
 
 func realMain(ctx context.Context) error {
-	lambdaapp.UseLambdaLogs()
 	var cfg config
-	if err := lambdaapp.LoadConfig(ctx, &cfg); err != nil {
-		return err
-	}
-	awsCfg, err := lambdaapp.AWSConfig(ctx)
+	rt, err := lambdaapp.Init(ctx, &cfg, &cfg.Common)
 	if err != nil {
 		return err
 	}
-	keys, err := lambdaapp.LoadKeys(ctx, awsCfg, cfg.Keys)
-	if err != nil {
-		return err
-	}
-	vault, err := keys.Vault()
+	vault, err := rt.Keys.Vault()
 	if err != nil {
 		return err
 	}
@@ -54,7 +45,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store := dynamo.New(lambdaapp.DynamoDB(awsCfg, cfg.AWS), dynamo.Tables{
+	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{
 		Reports: cfg.ReportsTable, Alerts: cfg.AlertsTable, Grids: cfg.GridsTable, Rules: cfg.RulesTable,
 	})
 	intake := &report.Intake{

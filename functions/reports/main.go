@@ -15,8 +15,7 @@ import (
 )
 
 type config struct {
-	Keys         lambdaapp.Keys
-	AWS          lambdaapp.AWS
+	Common       lambdaapp.Common
 	ReportsTable string `env:"REPORTS_TABLE, required"`
 }
 
@@ -27,28 +26,20 @@ func main() {
 }
 
 func realMain(ctx context.Context) error {
-	lambdaapp.UseLambdaLogs()
 	var cfg config
-	if err := lambdaapp.LoadConfig(ctx, &cfg); err != nil {
-		return err
-	}
-	awsCfg, err := lambdaapp.AWSConfig(ctx)
+	rt, err := lambdaapp.Init(ctx, &cfg, &cfg.Common)
 	if err != nil {
 		return err
 	}
-	keys, err := lambdaapp.LoadKeys(ctx, awsCfg, cfg.Keys)
+	vault, err := rt.Keys.Vault()
 	if err != nil {
 		return err
 	}
-	vault, err := keys.Vault()
+	issuer, err := auth.NewIssuer(rt.Keys.TokenKey)
 	if err != nil {
 		return err
 	}
-	issuer, err := auth.NewIssuer(keys.TokenKey)
-	if err != nil {
-		return err
-	}
-	store := dynamo.New(lambdaapp.DynamoDB(awsCfg, cfg.AWS), dynamo.Tables{Reports: cfg.ReportsTable})
+	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{Reports: cfg.ReportsTable})
 	mux := http.NewServeMux()
 	httpapi.ReportsAPI{
 		Reader: &report.Reader{Store: store, Vault: vault},

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"gridcode/shared/area"
+	"gridcode/shared/textnorm"
 )
 
 // Kind is the type of identity document. Its values are stored, so they must
@@ -87,7 +88,7 @@ func normalize(raw string, dropParens bool) string {
 	var b strings.Builder
 	b.Grow(len(raw))
 	for _, r := range raw {
-		r = toASCII(r)
+		r = textnorm.Narrow(r)
 		if unicode.IsSpace(r) {
 			continue
 		}
@@ -97,19 +98,6 @@ func normalize(raw string, dropParens bool) string {
 		b.WriteRune(unicode.ToUpper(r))
 	}
 	return b.String()
-}
-
-// toASCII maps the full-width forms block (U+FF01–U+FF5E), which Chinese
-// input methods produce for digits, letters and brackets, onto printable
-// ASCII, and the ideographic space onto a space.
-func toASCII(r rune) rune {
-	switch {
-	case r >= '！' && r <= '～':
-		return r - '！' + '!'
-	case r == '\u3000':
-		return ' '
-	}
-	return r
 }
 
 // residentIDWeights are the GB 11643 weights 2^(17-i) mod 11 for positions 1–17.

@@ -36,41 +36,49 @@ type AWS struct {
 	DynamoDBEndpoint string `env:"DYNAMODB_ENDPOINT"`
 }
 
-// LoadConfig reads env into cfg (a struct with env tags) and fails naming
-// the missing variable.
-func LoadConfig(ctx context.Context, cfg any) error {
-	if err := envconfig.Process(ctx, cfg); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	return nil
+// Common is the configuration every function reads.
+type Common struct {
+	Keys Keys
+	AWS  AWS
 }
 
-// UseLambdaLogs makes slog write Lambda's structured log lines with the
-// request id of each invocation; the template sets LogFormat JSON.
-func UseLambdaLogs() {
+// Runtime is what every function builds its adapters from.
+type Runtime struct {
+	AWS  aws.Config
+	Keys secrets.Keyset
+}
+
+// Init turns on Lambda's structured logs, reads cfg (a struct with env
+// tags that holds common) from the environment, failing with the name of
+// a missing variable, and loads the SDK config and the keyset.
+func Init(ctx context.Context, cfg any, common *Common) (Runtime, error) {
+	// JSON lines with each invocation's request id; the template sets LogFormat JSON.
 	slog.SetDefault(lambdacontext.NewLogger())
-}
-
-// AWSConfig loads the SDK config from the Lambda environment.
-func AWSConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("aws config: %w", err)
+	if err := envconfig.Process(ctx, cfg); err != nil {
+		return Runtime{}, fmt.Errorf("config: %w", err)
 	}
-	return cfg, nil
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return Runtime{}, fmt.Errorf("aws config: %w", err)
+	}
+	keys, err := loadKeys(ctx, awsCfg, common.Keys)
+	if err != nil {
+		return Runtime{}, err
+	}
+	return Runtime{AWS: awsCfg, Keys: keys}, nil
 }
 
 // DynamoDB builds the client once, outside the handler.
-func DynamoDB(cfg aws.Config, a AWS) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+func (rt Runtime) DynamoDB(a AWS) *dynamodb.Client {
+	return dynamodb.NewFromConfig(rt.AWS, func(o *dynamodb.Options) {
 		if a.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(a.DynamoDBEndpoint)
 		}
 	})
 }
 
-// LoadKeys reads the keyset from where k says.
-func LoadKeys(ctx context.Context, cfg aws.Config, k Keys) (secrets.Keyset, error) {
+// loadKeys reads the keyset from where k says.
+func loadKeys(ctx context.Context, cfg aws.Config, k Keys) (secrets.Keyset, error) {
 	switch {
 	case k.Parameter != "" && k.File != "":
 		return secrets.Keyset{}, errors.New("config: set KEYS_PARAMETER or KEYS_FILE, not both")

@@ -4,6 +4,8 @@ package phone
 
 import (
 	"strings"
+
+	"gridcode/shared/textnorm"
 )
 
 // countryCode is China's ITU calling code.
@@ -19,7 +21,7 @@ func Normalize(raw string) (string, bool) {
 	var b strings.Builder
 	b.Grow(len(raw))
 	for _, r := range raw {
-		r = toASCII(r)
+		r = textnorm.Narrow(r)
 		switch {
 		case isSeparator(r):
 			continue
@@ -91,17 +93,4 @@ func isSeparator(r rune) bool {
 		return true
 	}
 	return false
-}
-
-// toASCII maps the full-width forms block (U+FF01–U+FF5E), which Chinese
-// input methods produce for digits and punctuation, onto printable ASCII, and
-// the ideographic space onto a space.
-func toASCII(r rune) rune {
-	switch {
-	case r >= '！' && r <= '～':
-		return r - '！' + '!'
-	case r == '\u3000':
-		return ' '
-	}
-	return r
 }

@@ -11,14 +11,13 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
-
 	"gridcode/shared/area"
 	"gridcode/shared/dates"
 	"gridcode/shared/fields"
 	"gridcode/shared/idcard"
 	"gridcode/shared/phone"
 	"gridcode/shared/risk"
+	"gridcode/shared/textnorm"
 )
 
 // Submission is the body of POST /v1/reports as the person typed it.
@@ -100,7 +99,7 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 	var out Checked
 	today := dates.Today(now)
 
-	out.Name = cleanText(s.Name)
+	out.Name = textnorm.Clean(s.Name)
 	switch n := utf8.RuneCountInString(out.Name); {
 	case n == 0:
 		c.Add("name", "required")
@@ -193,11 +192,11 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 		}
 	}
 
-	out.Community = cleanText(s.Destination.Community)
+	out.Community = textnorm.Clean(s.Destination.Community)
 	if utf8.RuneCountInString(out.Community) > MaxCommunityRunes {
 		c.Add("destination.community", "too_long")
 	}
-	out.Address = cleanText(s.Destination.Address)
+	out.Address = textnorm.Clean(s.Destination.Address)
 	switch n := utf8.RuneCountInString(out.Address); {
 	case n == 0:
 		c.Add("destination.address", "required")
@@ -215,12 +214,6 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 		return Checked{}, err
 	}
 	return out, nil
-}
-
-// cleanText trims, folds runs of white space and normalises to NFC, so the
-// same name typed on two phones compares equal.
-func cleanText(s string) string {
-	return norm.NFC.String(strings.Join(strings.Fields(s), " "))
 }
 
 // printable refuses control and format characters; characters outside the

@@ -1,0 +1,26 @@
+package textnorm
+
+import "testing"
+
+func TestNarrow(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[rune]rune{'１': '1', 'Ｘ': 'X', '（': '(', '\u3000': ' ', '张': '张', '9': '9'} {
+		if got := Narrow(in); got != want {
+			t.Errorf("Narrow(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClean(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"  张\u3000\u3000三 ": "张 三",
+		"e\u0301":           "\u00e9", // decomposed é composes
+		"𠮷":                 "𠮷",
+		"":                  "",
+	} {
+		if got := Clean(in); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
