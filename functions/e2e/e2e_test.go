@@ -323,12 +323,20 @@ func (s *system) testReports(ctx context.Context, t *testing.T, id string) {
 
 	withA := listA
 	withA.Token = workerA
-	resp := s.invoke(ctx, t, s.reports, withA)
 	var page struct {
 		Reports   []reportView `json:"reports"`
 		NextToken string       `json:"nextToken"`
 	}
-	resp.want(t, http.StatusOK, &page)
+	// The grid index is eventually consistent: a report written a moment
+	// ago may take a little while to be listed.
+	var resp response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp = s.invoke(ctx, t, s.reports, withA)
+		resp.want(t, http.StatusOK, &page)
+		if len(page.Reports) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(page.Reports) != 1 || page.NextToken != "" {
 		t.Fatalf("grid %s list: %d reports, nextToken %q; want the one report routed there\n%s",
 			gridA, len(page.Reports), page.NextToken, resp.Body)

@@ -19,20 +19,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"gridcode/infra/testproc"
 )
 
 // Region is the region the clients returned by Client are configured with.
@@ -121,14 +120,7 @@ func ensure(t testing.TB) *instance {
 		start()
 	})
 	if missing != "" {
-		if inCI() {
-			t.Fatalf("dynamolocal: %s; CI=true, so this is an error (%s)", missing, installHint)
-		}
-		t.Skipf("\n"+
-			"##########################################################################\n"+
-			"## SKIPPED: DynamoDB Local is not available: %s\n"+
-			"## To run this test: %s\n"+
-			"##########################################################################", missing, installHint)
+		testproc.SkipOrFail(t, "dynamolocal", "DynamoDB Local", missing, installHint)
 	}
 	if startErr != nil {
 		t.Fatalf("dynamolocal: %v", startErr)
@@ -139,11 +131,6 @@ func ensure(t testing.TB) *instance {
 		t.Fatal("dynamolocal: DynamoDB Local was already stopped (Client called after Main finished m.Run?)")
 	}
 	return inst
-}
-
-func inCI() bool {
-	v, _ := strconv.ParseBool(os.Getenv("CI"))
-	return v
 }
 
 // start runs once per test binary and sets inst, missing or startErr.
@@ -158,26 +145,21 @@ func start() {
 		missing = err.Error()
 		return
 	}
-	for attempt := 1; ; attempt++ {
-		i, err := launch(java, dir)
-		if err == nil {
-			inst = i
-			client = NewClient(i.endpoint)
-			return
-		}
-		var early *exitedEarlyError
-		if attempt < startAttempts && errors.As(err, &early) {
-			continue // most likely lost a race for the port; pick another
-		}
+	// On an *ExitedEarlyError we most likely lost a race for the port, so
+	// Retry launches again (with another port).
+	i, err := testproc.Retry(startAttempts, func() (*instance, error) { return launch(java, dir) })
+	if err != nil {
 		startErr = err
 		return
 	}
+	inst = i
+	client = NewClient(i.endpoint)
 }
 
 func jarDir() (string, error) {
 	dir := os.Getenv("DYNAMODB_LOCAL_DIR")
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := testproc.RepoRoot()
 		if err != nil {
 			return "", fmt.Errorf("cannot locate DynamoDBLocal.jar: DYNAMODB_LOCAL_DIR is unset and %v", err)
 		}
@@ -196,24 +178,6 @@ func jarDir() (string, error) {
 	return dir, nil
 }
 
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 func findJava() (string, error) {
 	if home := os.Getenv("JAVA_HOME"); home != "" {
 		p := filepath.Join(home, "bin", "java")
@@ -229,22 +193,17 @@ func findJava() (string, error) {
 }
 
 type instance struct {
-	cmd      *exec.Cmd
+	proc     *testproc.Process // the java process
 	endpoint string
-	out      *tailBuffer
-	done     chan struct{} // closed when the java process has exited
-	waitErr  error         // valid after done is closed
+	out      *testproc.TailBuffer
 }
 
-type exitedEarlyError struct{ msg string }
-
-func (e *exitedEarlyError) Error() string { return e.msg }
-
 func launch(java, dir string) (*instance, error) {
-	port, err := freePort()
+	ports, err := testproc.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
+	port := ports[0]
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
 	// -disableTelemetry: 1.24+ otherwise tries to send telemetry to AWS, which
 	// this network cannot reach.
@@ -253,16 +212,20 @@ func launch(java, dir string) (*instance, error) {
 		"-jar", jarName,
 		"-inMemory", "-port", strconv.Itoa(port), "-sharedDb", "-disableTelemetry")
 	cmd.Dir = dir
-	out := &tailBuffer{max: 64 << 10}
+	out := testproc.NewTailBuffer(64 << 10)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
+	// Own process group, and SIGKILL from the kernel if the test binary dies.
+	cmd.SysProcAttr = testproc.SysProcAttr()
 
-	i := &instance{cmd: cmd, endpoint: endpoint, out: out, done: make(chan struct{})}
 	began := time.Now()
-	if err := startLocked(cmd, i); err != nil {
+	// testproc.Start waits for java on the locked thread that forked it:
+	// Pdeathsig fires when that thread exits, not the process.
+	proc, err := testproc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("starting %s: %v", java, err)
 	}
+	i := &instance{proc: proc, endpoint: endpoint, out: out}
 	if err := i.waitReady(began); err != nil {
 		i.kill()
 		return nil, err
@@ -271,28 +234,6 @@ func launch(java, dir string) (*instance, error) {
 		fmt.Fprintf(os.Stderr, "dynamolocal: DynamoDB Local ready at %s after %v\n", endpoint, time.Since(began).Round(time.Millisecond))
 	}
 	return i, nil
-}
-
-// startLocked starts cmd from a goroutine locked to its OS thread and waits
-// for it there. Pdeathsig fires when the thread that forked the child exits,
-// not the process; keeping that thread alive until the child is gone makes
-// Pdeathsig mean "the test binary died".
-func startLocked(cmd *exec.Cmd, i *instance) error {
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is left locked on purpose: when this goroutine returns
-		// the runtime discards the thread, after java has exited.
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(i.done)
-			return
-		}
-		started <- nil
-		i.waitErr = cmd.Wait()
-		close(i.done)
-	}()
-	return <-started
 }
 
 func (i *instance) waitReady(began time.Time) error {
@@ -306,15 +247,15 @@ func (i *instance) waitReady(began time.Time) error {
 	var lastErr error
 	for {
 		select {
-		case <-i.done:
-			return &exitedEarlyError{fmt.Sprintf(
+		case <-i.proc.Done():
+			return &testproc.ExitedEarlyError{Msg: fmt.Sprintf(
 				"DynamoDB Local (%s) exited during start-up (%v) after %v; its output:\n%s",
-				i.cmd, i.waitErr, time.Since(began).Round(time.Millisecond), i.out.String())}
+				i.proc.Cmd, i.proc.Err(), time.Since(began).Round(time.Millisecond), i.out.String())}
 		default:
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("DynamoDB Local (%s) did not answer ListTables at %s within %v (last error: %v); its output:\n%s",
-				i.cmd, i.endpoint, startTimeout, lastErr, i.out.String())
+				i.proc.Cmd, i.endpoint, startTimeout, lastErr, i.out.String())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := c.ListTables(ctx, &dynamodb.ListTablesInput{})
@@ -328,25 +269,8 @@ func (i *instance) waitReady(began time.Time) error {
 }
 
 // kill stops the java process (and anything in its process group) and waits
-// for it to exit.
-func (i *instance) kill() {
-	if i.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-i.done:
-		return
-	default:
-	}
-	killGroup(i.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-i.done:
-		return
-	case <-time.After(5 * time.Second):
-	}
-	killGroup(i.cmd.Process.Pid, syscall.SIGKILL)
-	<-i.done
-}
+// for it to exit: SIGTERM first, SIGKILL if it still runs after 5s.
+func (i *instance) kill() { i.proc.Stop(5 * time.Second) }
 
 func stop() {
 	mu.Lock()
@@ -355,39 +279,4 @@ func stop() {
 		inst.kill()
 		inst = nil
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tailBuffer is an io.Writer safe for concurrent use that keeps the last max bytes.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.buf) == 0 {
-		return "(no output)"
-	}
-	return string(b.buf)
 }

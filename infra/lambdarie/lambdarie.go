@@ -13,7 +13,6 @@ package lambdarie
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gridcode/infra/testproc"
 )
 
 const (
@@ -55,11 +56,9 @@ var passEnv = map[string]bool{"PATH": true, "HOME": true, "TMPDIR": true}
 
 // Emulator is a running aws-lambda-rie serving one Lambda binary.
 type Emulator struct {
-	url  string // invocation URL
-	cmd  *exec.Cmd
-	out  *tailBuffer
-	done chan struct{} // closed when the emulator has exited
-	werr error         // the emulator's exit status, valid after done is closed
+	url  string            // invocation URL
+	proc *testproc.Process // the emulator
+	out  *testproc.TailBuffer
 
 	mu     sync.Mutex // serialises invocations: the emulator can't take concurrent ones
 	client *http.Client
@@ -78,14 +77,7 @@ func Start(t testing.TB, binary string, env ...string) *Emulator {
 	t.Helper()
 	rie, err := findRIE()
 	if err != nil {
-		if inCI() {
-			t.Fatalf("lambdarie: %v; CI=true, so this is an error (%s)", err, installHint)
-		}
-		t.Skipf("\n"+
-			"##########################################################################\n"+
-			"## SKIPPED: the Lambda Runtime Interface Emulator is not available: %v\n"+
-			"## To run this test: %s\n"+
-			"##########################################################################", err, installHint)
+		testproc.SkipOrFail(t, "lambdarie", "the Lambda Runtime Interface Emulator", err.Error(), installHint)
 	}
 	bin, err := filepath.Abs(binary)
 	if err != nil {
@@ -104,18 +96,12 @@ func Start(t testing.TB, binary string, env ...string) *Emulator {
 	fullEnv = append(fullEnv, defaultEnv...)
 	fullEnv = append(fullEnv, env...) // exec.Cmd keeps the last value of a duplicated key
 
-	for attempt := 1; ; attempt++ {
-		e, err := launch(rie, bin, fullEnv)
-		if err == nil {
-			t.Cleanup(e.stop)
-			return e
-		}
-		var early *exitedEarlyError
-		if attempt < startAttempts && errors.As(err, &early) {
-			continue
-		}
+	e, err := testproc.Retry(startAttempts, func() (*Emulator, error) { return launch(rie, bin, fullEnv) })
+	if err != nil {
 		t.Fatalf("lambdarie: %v", err)
 	}
+	t.Cleanup(e.stop)
+	return e
 }
 
 // Invoke POSTs payload to the emulator's invocation endpoint and returns the
@@ -126,10 +112,8 @@ func Start(t testing.TB, binary string, env ...string) *Emulator {
 func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	select {
-	case <-e.done:
-		return nil, fmt.Errorf("lambdarie: the emulator has exited (%v); its output:\n%s", e.werr, e.out.String())
-	default:
+	if e.proc.Exited() {
+		return nil, fmt.Errorf("lambdarie: the emulator has exited (%v); its output:\n%s", e.proc.Err(), e.out.String())
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(payload))
 	if err != nil {
@@ -172,18 +156,13 @@ func Build(t testing.TB, pkg string) string {
 	return out
 }
 
-func inCI() bool {
-	v, _ := strconv.ParseBool(os.Getenv("CI"))
-	return v
-}
-
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir()
 }
 
 func findRIE() (string, error) {
-	if root, err := repoRoot(); err == nil {
+	if root, err := testproc.RepoRoot(); err == nil {
 		if p := filepath.Join(root, ".cache", "bin", rieName); fileExists(p) {
 			return p, nil
 		}
@@ -194,30 +173,8 @@ func findRIE() (string, error) {
 	return "", fmt.Errorf("%s not found in <repo>/.cache/bin nor on PATH", rieName)
 }
 
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if fileExists(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-type exitedEarlyError struct{ msg string }
-
-func (e *exitedEarlyError) Error() string { return e.msg }
-
 func launch(rie, bin string, env []string) (*Emulator, error) {
-	ports, err := freePorts(2)
+	ports, err := testproc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -228,29 +185,32 @@ func launch(rie, bin string, env []string) (*Emulator, error) {
 		bin)
 	cmd.Dir = filepath.Dir(bin) // like /var/task: the function's code directory
 	cmd.Env = env
-	out := &tailBuffer{max: 64 << 10}
+	out := testproc.NewTailBuffer(64 << 10)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
+	// Own process group (the emulator and the function it starts), and
+	// SIGKILL from the kernel if the test binary dies.
+	cmd.SysProcAttr = testproc.SysProcAttr()
 
+	// testproc.Start waits for the emulator on the locked thread that forked
+	// it: Pdeathsig is tied to the forking thread, so that thread must
+	// outlive the child for Pdeathsig to mean "the test binary died".
+	proc, err := testproc.Start(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %v", rie, err)
+	}
 	e := &Emulator{
 		url:  "http://" + addr + "/2015-03-31/functions/function/invocations",
-		cmd:  cmd,
+		proc: proc,
 		out:  out,
-		done: make(chan struct{}),
 		// No overall timeout: callers bound invocations with ctx. Fresh
 		// transport so keep-alive connections die with the emulator.
 		client: &http.Client{Transport: &http.Transport{}},
 	}
-	if err := startLocked(e); err != nil {
-		return nil, fmt.Errorf("starting %s: %v", rie, err)
-	}
 	began := time.Now()
 	for {
-		select {
-		case <-e.done:
-			return nil, &exitedEarlyError{fmt.Sprintf("%s exited during start-up (%v); its output:\n%s", cmd, e.werr, out.String())}
-		default:
+		if proc.Exited() {
+			return nil, &testproc.ExitedEarlyError{Msg: fmt.Sprintf("%s exited during start-up (%v); its output:\n%s", cmd, proc.Err(), out.String())}
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -265,73 +225,8 @@ func launch(rie, bin string, env []string) (*Emulator, error) {
 	}
 }
 
-// startLocked starts the emulator from a goroutine locked to its OS thread
-// and waits for it there: Pdeathsig is tied to the forking thread, so that
-// thread must outlive the child for Pdeathsig to mean "the test binary died".
-func startLocked(e *Emulator) error {
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // left locked: the thread is discarded once the emulator is gone
-		if err := e.cmd.Start(); err != nil {
-			started <- err
-			close(e.done)
-			return
-		}
-		started <- nil
-		e.werr = e.cmd.Wait()
-		close(e.done)
-	}()
-	return <-started
-}
-
 // stop kills the emulator's process group (the emulator and the function).
 func (e *Emulator) stop() {
-	if e.cmd.Process != nil {
-		select {
-		case <-e.done:
-		default:
-			killGroup(e.cmd.Process.Pid)
-			<-e.done
-		}
-	}
+	e.proc.Stop(0) // SIGKILL straight away
 	e.client.CloseIdleConnections()
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free port: %v", err)
-		}
-		defer l.Close() // keep all open until we have n distinct ports
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// tailBuffer is an io.Writer safe for concurrent use that keeps the last max bytes.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.buf) == 0 {
-		return "(no output)"
-	}
-	return string(b.buf)
 }

@@ -79,7 +79,7 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 	if err != nil {
 		return report.Record{}, false, fmt.Errorf("marshal alert %s: %w", a.ID, err)
 	}
-	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	in := &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{
 				TableName:           aws.String(s.tables.Reports),
@@ -95,21 +95,76 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 		// The SDK retries a timed-out call with the same token, so a write
 		// that did commit is not reported back as a duplicate.
 		ClientRequestToken: aws.String(requestToken(s.tables.Reports, r.ID)),
-	})
-	if err == nil {
-		return r, true, nil
+	}
+	for attempt := 1; ; attempt++ {
+		_, err = s.api.TransactWriteItems(ctx, in)
+		if err == nil {
+			return r, true, nil
+		}
+		retry := isConflict(err)
+		if !retry && isExisting(err) {
+			// The person reported this arrival before.
+			existing, gerr := s.Get(ctx, r.ID)
+			if gerr == nil {
+				return existing, false, nil
+			}
+			// A token reused by a submission that did not commit: try again.
+			retry = errors.Is(gerr, report.ErrNotFound)
+			if !retry {
+				return report.Record{}, false, fmt.Errorf("create report %s: %v, then: %w", r.ID, err, gerr)
+			}
+		}
+		if !retry || attempt == maxCreateAttempts {
+			return report.Record{}, false, fmt.Errorf("create report %s: %w", r.ID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return report.Record{}, false, ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+		}
+	}
+}
+
+// maxCreateAttempts bounds retries of a transaction that lost a conflict
+// with another one on the same report (two submits of one person at once).
+const maxCreateAttempts = 4
+
+// isExisting says the transaction failed because the report (or its
+// alert) is already there, or because its token was used by an earlier
+// submission of the same report with other details.
+func isExisting(err error) bool {
+	var idempotent *types.IdempotentParameterMismatchException
+	if errors.As(err, &idempotent) {
+		return true
 	}
 	var cancelled *types.TransactionCanceledException
-	var idempotent *types.IdempotentParameterMismatchException
-	if !errors.As(err, &cancelled) && !errors.As(err, &idempotent) {
-		return report.Record{}, false, fmt.Errorf("create report %s: %w", r.ID, err)
+	if !errors.As(err, &cancelled) {
+		return false
 	}
-	// A report with this id exists: the person reported this arrival before.
-	existing, gerr := s.Get(ctx, r.ID)
-	if gerr != nil {
-		return report.Record{}, false, fmt.Errorf("create report %s: cancelled (%v), then: %w", r.ID, err, gerr)
+	for _, reason := range cancelled.CancellationReasons {
+		if aws.ToString(reason.Code) == "ConditionalCheckFailed" {
+			return true
+		}
 	}
-	return existing, false, nil
+	return false
+}
+
+// isConflict says another transaction on the same items was in flight.
+func isConflict(err error) bool {
+	var conflict *types.TransactionConflictException
+	if errors.As(err, &conflict) {
+		return true
+	}
+	var cancelled *types.TransactionCanceledException
+	if !errors.As(err, &cancelled) {
+		return false
+	}
+	for _, reason := range cancelled.CancellationReasons {
+		if aws.ToString(reason.Code) == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
 }
 
 // requestToken is unique per table and report and at most 36 characters.
