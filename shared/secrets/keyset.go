@@ -30,9 +30,12 @@ type Keyset struct {
 
 // Validate checks every key has the right size.
 func (k Keyset) Validate() error {
-	for name, key := range map[string][]byte{"pepper": k.Pepper, "dataKey": k.DataKey, "tokenKey": k.TokenKey} {
-		if len(key) != pii.KeySize {
-			return fmt.Errorf("secrets: %s must be %d bytes, is %d", name, pii.KeySize, len(key))
+	for _, key := range []struct {
+		name string
+		b    []byte
+	}{{"pepper", k.Pepper}, {"dataKey", k.DataKey}, {"tokenKey", k.TokenKey}} {
+		if len(key.b) != pii.KeySize {
+			return fmt.Errorf("secrets: %s must be %d bytes, is %d", key.name, pii.KeySize, len(key.b))
 		}
 	}
 	return nil
