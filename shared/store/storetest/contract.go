@@ -35,7 +35,9 @@ func record(id, gridCode string, at time.Time) report.Record {
 		Itinerary:   []report.Stop{{AreaCode: "110105", Date: "2022-12-01"}},
 		RiskLevel:   risk.High,
 		RiskMatches: []risk.Match{{AreaCode: "110105", Date: "2022-12-01", Level: risk.High}},
-		Guidance:    "三天三检", Status: report.StatusNew, SubmittedAt: at, ExpiresAt: at.Add(30 * 24 * time.Hour).Unix(),
+		// Expiry counts from now, not from the fixed submission time: DynamoDB
+		// Local really deletes expired items, within about a second.
+		Guidance: "三天三检", Status: report.StatusNew, SubmittedAt: at, ExpiresAt: time.Now().Add(30 * 24 * time.Hour).Unix(),
 		PersonLookup: "p-" + id, PhoneLookup: "ph-" + id, Sealed: []byte{1, 2, 3, 0, 255},
 	}
 }
