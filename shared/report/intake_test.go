@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"gridcode/shared/alert"
 	"gridcode/shared/auth"
 	"gridcode/shared/district"
+	"gridcode/shared/fields"
 	"gridcode/shared/grid"
 	"gridcode/shared/pii"
 	"gridcode/shared/report"
@@ -210,7 +212,29 @@ func TestReaderScopesAndMasks(t *testing.T) {
 	if err != nil || len(page.Reports) != 0 {
 		t.Fatalf("list before the report's day = %d reports, %v", len(page.Reports), err)
 	}
-	if _, err := f.reader.ListGrid(ctx, worker, got.GridCode, report.ListFilter{From: "yesterday", Limit: 1000, After: "%%%"}); err == nil {
-		t.Fatal("bad filter accepted")
+	token := func(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+	inside := report.ListKey(now, "rx")
+	if _, err := f.reader.ListGrid(ctx, worker, got.GridCode, report.ListFilter{From: "2022-12-05", After: token(inside)}); err != nil {
+		t.Fatalf("a position inside the range was refused: %v", err)
+	}
+	for _, c := range []struct {
+		name   string
+		filter report.ListFilter
+		field  string
+	}{
+		{"from not a date", report.ListFilter{From: "yesterday"}, "from"},
+		{"to before from", report.ListFilter{From: "2022-12-05", To: "2022-12-04"}, "to"},
+		{"limit too large", report.ListFilter{Limit: 1000}, "limit"},
+		{"status unknown", report.ListFilter{Status: "done"}, "status"},
+		{"token not base64", report.ListFilter{After: "%%%"}, "nextToken"},
+		{"token not a position", report.ListFilter{After: "YQ"}, "nextToken"},
+		{"token before from", report.ListFilter{From: "2022-12-06", After: token(inside)}, "nextToken"},
+		{"token after to", report.ListFilter{To: "2022-12-04", After: token(inside)}, "nextToken"},
+	} {
+		_, err := f.reader.ListGrid(ctx, worker, got.GridCode, c.filter)
+		var fe *fields.Error
+		if !errors.As(err, &fe) || len(fe.Problems) != 1 || fe.Problems[0].Field != c.field {
+			t.Errorf("%s: err = %v, want one problem with %s", c.name, err, c.field)
+		}
 	}
 }

@@ -80,13 +80,6 @@ func (rd *Reader) ListGrid(ctx context.Context, p auth.Principal, gridCode strin
 	}
 	q := GridQuery{GridCode: gridCode, Status: f.Status, Limit: f.Limit}
 	var c fields.Collector
-	if f.After != "" {
-		after, err := base64.RawURLEncoding.DecodeString(f.After)
-		if err != nil {
-			c.Add("nextToken", "invalid")
-		}
-		q.After = string(after)
-	}
 	if f.From != "" {
 		if start, ok := dates.Start(f.From); ok {
 			q.Since = start
@@ -103,6 +96,19 @@ func (rd *Reader) ListGrid(ctx context.Context, p auth.Principal, gridCode strin
 	}
 	if f.Status != "" && f.Status != StatusNew {
 		c.Add("status", "unknown")
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		c.Add("to", "before_from")
+	}
+	if f.After != "" {
+		// The token comes back from the client: it must be a position this
+		// same query could have produced.
+		after, err := base64.RawURLEncoding.DecodeString(f.After)
+		at, _, ok := SplitListKey(string(after))
+		if err != nil || !ok || (!q.Since.IsZero() && at.Before(q.Since)) || (!q.Until.IsZero() && !at.Before(q.Until)) {
+			c.Add("nextToken", "invalid")
+		}
+		q.After = string(after)
 	}
 	switch {
 	case q.Limit == 0:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gridcode/shared/alert"
@@ -90,15 +91,25 @@ type Page struct {
 	Next    string
 }
 
-// ListKey orders a grid's reports by submission time. The fixed-width
-// timestamp sorts as a string; the id breaks ties.
+// listKeyLayout is fixed-width, so list keys sort as strings.
+const listKeyLayout = "2006-01-02T15:04:05.000000000Z"
+
+// ListKey orders a grid's reports by submission time; the id breaks ties.
 func ListKey(submittedAt time.Time, id string) string {
-	return submittedAt.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + id
+	return ListKeyBound(submittedAt) + "#" + id
 }
 
 // ListKeyBound is the ListKey prefix of an instant, for range bounds.
-func ListKeyBound(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
+func ListKeyBound(t time.Time) string { return t.UTC().Format(listKeyLayout) }
+
+// SplitListKey returns the instant and the report id of a list key.
+func SplitListKey(key string) (time.Time, string, bool) {
+	instant, id, ok := strings.Cut(key, "#")
+	if !ok || id == "" || len(instant) != len(listKeyLayout) {
+		return time.Time{}, "", false
+	}
+	t, err := time.Parse(listKeyLayout, instant)
+	return t, id, err == nil
 }
 
 // ID derives a report's id from the person and the arrival date: the same

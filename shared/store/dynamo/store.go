@@ -216,11 +216,14 @@ func (s *Store) ListGrid(ctx context.Context, q report.GridQuery) (report.Page, 
 	}
 	expr, err := b.Build()
 	if err != nil {
-		return report.Page{}, err
+		return report.Page{}, fmt.Errorf("query grid %s: %w", q.GridCode, err)
 	}
 	var start map[string]types.AttributeValue
 	if q.After != "" {
-		id := q.After[len(report.ListKeyBound(time.Time{}))+1:]
+		_, id, ok := report.SplitListKey(q.After)
+		if !ok {
+			return report.Page{}, fmt.Errorf("query grid %s: malformed position %q", q.GridCode, q.After)
+		}
 		start = map[string]types.AttributeValue{
 			"gridCode": &types.AttributeValueMemberS{Value: q.GridCode},
 			"listKey":  &types.AttributeValueMemberS{Value: q.After},

@@ -240,6 +240,10 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		if diff := cmp.Diff([]string{"b1", "b0"}, list(report.GridQuery{GridCode: "g10", Limit: 5})); diff != "" {
 			t.Errorf("other grid (-want +got):\n%s", diff)
 		}
+		between := list(report.GridQuery{GridCode: "g1", Limit: 10, After: report.ListKey(base.Add(3*time.Hour+30*time.Minute), "zz")})
+		if diff := cmp.Diff([]string{"a3", "a2", "a1", "a0"}, between); diff != "" {
+			t.Errorf("from a position between two reports (-want +got):\n%s", diff)
+		}
 		if got := list(report.GridQuery{GridCode: "g", Limit: 5}); len(got) != 0 {
 			t.Errorf("grid g (a prefix of g1) lists %v", got)
 		}
