@@ -326,6 +326,14 @@ func TestDistrictEditsRules(t *testing.T) {
 	if code := e.do("PUT", "/v1/risk-areas", "application/json", admin, strings.NewReader(`[{"areaCode":"999999","level":"high","from":"2022-12-01"}]`), &invalid); code != 400 || invalid.Fields[0].Field != "[0].areaCode" {
 		t.Fatalf("invalid list %d %+v", code, invalid)
 	}
+	var notArray apiError
+	if code := e.do("PUT", "/v1/risk-areas", "application/json", admin, strings.NewReader(`null`), &notArray); code != 400 || notArray.Fields[0].Reason != "not_an_array" {
+		t.Fatalf("null list %d %+v", code, notArray)
+	}
+	var seeded []map[string]string
+	if e.do("GET", "/v1/risk-areas", "", "", nil, &seeded); len(seeded) == 0 {
+		t.Fatal("a refused null list emptied the stored one")
+	}
 	var stored []map[string]string
 	if code := e.do("PUT", "/v1/risk-areas", "application/json", admin, strings.NewReader(list), &stored); code != 200 || len(stored) != 1 {
 		t.Fatalf("replace %d %v", code, stored)
@@ -348,7 +356,14 @@ func TestDistrictEditsRules(t *testing.T) {
 	if code := e.do("PUT", "/v1/guidance", "application/json", admin, bytes.NewReader(body), &tooLong); code != 400 || tooLong.Fields[0].Field != "[3].smsAction" {
 		t.Fatalf("too long action %d %+v", code, tooLong)
 	}
-	guidance[3]["smsAction"] = "立即居家并联系社区"
+	guidance[3]["smsAction"] = "立即居家"
+	guidance[3]["text"] = "含控制字符\u0000的指引"
+	body, _ = json.Marshal(guidance)
+	var control apiError
+	if code := e.do("PUT", "/v1/guidance", "application/json", admin, bytes.NewReader(body), &control); code != 400 || control.Fields[0].Field != "[3].text" {
+		t.Fatalf("control character in guidance %d %+v", code, control)
+	}
+	guidance[3]["smsAction"] = " 立即居家并联系社区 "
 	guidance[3]["text"] = "新的高风险指引"
 	body, _ = json.Marshal(guidance)
 	if code := e.do("PUT", "/v1/guidance", "application/json", admin, bytes.NewReader(body), nil); code != 200 {
@@ -357,6 +372,10 @@ func TestDistrictEditsRules(t *testing.T) {
 	s["arrivalDate"] = "2022-12-04"
 	if code := e.postJSON("/v1/reports", s, &r); code != 201 || r.Guidance != "新的高风险指引" {
 		t.Fatalf("after the guidance edit %d %+v", code, r)
+	}
+	var edited []map[string]string
+	if e.do("GET", "/v1/guidance", "", "", nil, &edited); edited[3]["smsAction"] != "立即居家并联系社区" {
+		t.Fatalf("stored action %q, want it trimmed", edited[3]["smsAction"])
 	}
 }
 

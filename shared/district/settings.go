@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -19,6 +18,7 @@ import (
 	"gridcode/shared/fields"
 	"gridcode/shared/grid"
 	"gridcode/shared/risk"
+	"gridcode/shared/textnorm"
 )
 
 // Rule set names in the rules table.
@@ -147,7 +147,7 @@ func (s *Settings) SetGuidance(ctx context.Context, table []risk.Guidance) error
 	table = slices.Clone(table)
 	for i := range table {
 		g := &table[i]
-		g.Text, g.Action = strings.TrimSpace(g.Text), strings.TrimSpace(g.Action)
+		g.Text, g.Action = textnorm.Clean(g.Text), textnorm.Clean(g.Action)
 		field := fmt.Sprintf("[%d].", i)
 		switch {
 		case !g.Level.Valid():
@@ -156,12 +156,17 @@ func (s *Settings) SetGuidance(ctx context.Context, table []risk.Guidance) error
 			c.Add(field+"level", "duplicate")
 		}
 		seen[g.Level] = true
-		if n := utf8.RuneCountInString(g.Text); n == 0 {
+		switch n := utf8.RuneCountInString(g.Text); {
+		case n == 0:
 			c.Add(field+"text", "required")
-		} else if n > MaxGuidanceRunes {
+		case n > MaxGuidanceRunes:
 			c.Add(field+"text", "too_long")
+		case !textnorm.Printable(g.Text):
+			c.Add(field+"text", "invalid_characters")
 		}
-		if _, err := alert.ReportWelcome.Render(map[string]string{"action": g.Action}); err != nil {
+		if !textnorm.Printable(g.Action) {
+			c.Add(field+"smsAction", "invalid_characters")
+		} else if _, err := alert.ReportWelcome.Render(map[string]string{"action": g.Action}); err != nil {
 			reason := "too_long"
 			if errors.Is(err, alert.ErrMissingParam) {
 				reason = "required"

@@ -5,6 +5,7 @@ import (
 
 	"gridcode/shared/auth"
 	"gridcode/shared/district"
+	"gridcode/shared/fields"
 	"gridcode/shared/risk"
 )
 
@@ -87,6 +88,11 @@ func (a DirectoryAPI) putRiskAreas(w http.ResponseWriter, r *http.Request) {
 	if decodeJSON(w, r, MaxRuleSetBody, &areas) != nil {
 		return
 	}
+	if areas == nil {
+		// `null` would wipe the list; clearing it takes an explicit [].
+		writeError(w, http.StatusBadRequest, "invalid_json", fields.Problem{Field: "", Reason: "not_an_array"})
+		return
+	}
 	if err := a.Settings.SetRiskAreas(r.Context(), areas); err != nil {
 		fail(w, r, err)
 		return
@@ -100,6 +106,10 @@ func (a DirectoryAPI) putGuidance(w http.ResponseWriter, r *http.Request) {
 	}
 	var table []risk.Guidance
 	if decodeJSON(w, r, MaxRuleSetBody, &table) != nil {
+		return
+	}
+	if table == nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", fields.Problem{Field: "", Reason: "not_an_array"})
 		return
 	}
 	if err := a.Settings.SetGuidance(r.Context(), table); err != nil {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"gridcode/shared/area"
@@ -105,7 +104,7 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 		c.Add("name", "required")
 	case n > MaxNameRunes:
 		c.Add("name", "too_long")
-	case !printable(out.Name):
+	case !textnorm.Printable(out.Name):
 		c.Add("name", "invalid_characters")
 	}
 
@@ -202,7 +201,7 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 		c.Add("destination.address", "required")
 	case n > MaxAddressRunes:
 		c.Add("destination.address", "too_long")
-	case !printable(out.Address):
+	case !textnorm.Printable(out.Address):
 		c.Add("destination.address", "invalid_characters")
 	}
 
@@ -214,15 +213,4 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 		return Checked{}, err
 	}
 	return out, nil
-}
-
-// printable refuses control and format characters; characters outside the
-// BMP such as 𠮷 are letters and pass.
-func printable(s string) bool {
-	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,8 @@ package textnorm
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -25,4 +27,15 @@ func Narrow(r rune) rune {
 // into one space and normalises to NFC.
 func Clean(s string) string {
 	return norm.NFC.String(strings.Join(strings.Fields(s), " "))
+}
+
+// Printable refuses control and format characters (a NUL, a right-to-left
+// override); characters outside the BMP such as 𠮷 are letters and pass.
+func Printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
 }

@@ -24,3 +24,12 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{"张三": true, "𠮷田": true, "a b": true, "a\u0000b": false, "a\u202eb": false, "\xff": false} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
