@@ -424,7 +424,7 @@ func (g *reportGen) original(k int) report.Submission {
 	s.FromAreaCode = pick()
 	if stops := r.IntN(6); stops > 0 {
 		// Distinct days in order, within the 7 days up to arrival.
-		days := r.Perm(report.ItineraryDays + 1)[:stops]
+		days := r.Perm(report.ItineraryDays)[:stops]
 		sortDesc(days)
 		s.Itinerary = make([]report.Stop, stops)
 		for j, back := range days {

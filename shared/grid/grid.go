@@ -37,15 +37,23 @@ type Directory struct {
 }
 
 // NewDirectory indexes grids. A community with several grids routes to its
-// lowest grid code, its lead grid, whose workers pass reports on.
+// lead grid, the lowest grid code, whose workers pass reports on. A name
+// that two communities answer to (龙溪 for 龙溪社区 and 龙溪村, in two towns)
+// routes nowhere: the district office sorts it out rather than the wrong
+// town's workers.
 func NewDirectory(grids []Grid) *Directory {
 	d := &Directory{grids: append([]Grid(nil), grids...), byCode: make(map[string]int, len(grids)), byCommunity: map[string]string{}}
 	sort.Slice(d.grids, func(i, j int) bool { return d.grids[i].Code < d.grids[j].Code })
+	community := map[string]string{} // key -> the community it names
 	for i, g := range d.grids {
 		d.byCode[g.Code] = i
 		for _, key := range communityKeys(g.Community) {
-			if _, taken := d.byCommunity[key]; !taken {
+			switch named, seen := community[key]; {
+			case !seen:
+				community[key] = g.Community
 				d.byCommunity[key] = g.Code
+			case named != g.Community:
+				delete(d.byCommunity, key)
 			}
 		}
 	}

@@ -57,7 +57,7 @@ const (
 	MaxAddressRunes   = 100
 	MaxCommunityRunes = 30
 	MaxStops          = 30
-	ItineraryDays     = 7  // the itinerary covers the 7 days up to arrival
+	ItineraryDays     = 7  // the itinerary covers 7 days: the arrival day and the 6 before it
 	ArrivedDaysBack   = 14 // an arrival may report up to 14 days late
 	PlannedDaysAhead  = 30 // and up to 30 days ahead
 )
@@ -175,7 +175,7 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 		c.Add("itinerary", "too_many")
 	} else {
 		out.Itinerary = make([]Stop, 0, len(s.Itinerary))
-		first := dates.AddDays(s.ArrivalDate, -ItineraryDays)
+		first := dates.AddDays(s.ArrivalDate, 1-ItineraryDays)
 		for i, st := range s.Itinerary {
 			field := "itinerary[" + strconv.Itoa(i) + "]"
 			code := strings.TrimSpace(st.AreaCode)

@@ -97,7 +97,7 @@ func TestCheckNamesEveryBadField(t *testing.T) {
 			[]fields.Problem{{Field: "arrivalDate", Reason: "invalid_date"}}},
 		{"unknown areas", func(s *report.Submission) {
 			s.FromAreaCode = "110100"
-			s.Itinerary = []report.Stop{{AreaCode: "999999", Date: "2022-12-03"}, {AreaCode: "110105", Date: "2022-11-27"}}
+			s.Itinerary = []report.Stop{{AreaCode: "999999", Date: "2022-12-03"}, {AreaCode: "110105", Date: "2022-11-28"}}
 		}, []fields.Problem{
 			{Field: "fromAreaCode", Reason: "unknown_area"},
 			{Field: "itinerary[0].areaCode", Reason: "unknown_area"},
@@ -105,7 +105,7 @@ func TestCheckNamesEveryBadField(t *testing.T) {
 		}},
 		{"stop after arrival", func(s *report.Submission) { s.Itinerary = []report.Stop{{AreaCode: "110105", Date: "2022-12-06"}} },
 			[]fields.Problem{{Field: "itinerary[0].date", Reason: "outside_7_days"}}},
-		{"first day of the window", func(s *report.Submission) { s.Itinerary = []report.Stop{{AreaCode: "810000", Date: "2022-11-28"}} }, nil},
+		{"first day of the window", func(s *report.Submission) { s.Itinerary = []report.Stop{{AreaCode: "810000", Date: "2022-11-29"}} }, nil},
 		{"too many stops", func(s *report.Submission) {
 			s.Itinerary = make([]report.Stop, report.MaxStops+1)
 		}, []fields.Problem{{Field: "itinerary", Reason: "too_many"}}},
