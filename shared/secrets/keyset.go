@@ -85,19 +85,30 @@ func FromFile(path string) (Keyset, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return Keyset{}, fmt.Errorf("secrets: %w", err)
 	}
-	// O_EXCL: when two processes start at once, one creates and the other reads.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return FromFile(path)
-	}
+	// Written whole to a temporary file, then linked into place: link fails
+	// if another process got there first, and nobody reads a half-written file.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*")
 	if err != nil {
+		return Keyset{}, fmt.Errorf("secrets: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return Keyset{}, fmt.Errorf("secrets: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return Keyset{}, fmt.Errorf("secrets: sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Keyset{}, fmt.Errorf("secrets: close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return FromFile(path)
+	} else if err != nil {
 		return Keyset{}, fmt.Errorf("secrets: create %s: %w", path, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return Keyset{}, fmt.Errorf("secrets: write %s: %w", path, err)
-	}
-	return k, f.Close()
+	return k, nil
 }
 
 // ParameterReader is the one SSM call the cloud path needs.

@@ -42,3 +42,38 @@ func TestParseRejectsShortKeys(t *testing.T) {
 		t.Fatal("garbage accepted")
 	}
 }
+
+func TestFromFileConcurrentFirstStartsAgree(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keys.json")
+	const n = 8
+	got := make(chan Keyset, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			k, err := FromFile(path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			got <- k
+		}()
+	}
+	var first Keyset
+	for i := range n {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case k := <-got:
+			if i == 0 {
+				first = k
+			} else if !bytes.Equal(k.DataKey, first.DataKey) {
+				t.Fatal("two first starts ended with different keys")
+			}
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".keys-*"))
+	if len(left) != 0 {
+		t.Fatalf("temporary files left behind: %v", left)
+	}
+}
