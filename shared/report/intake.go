@@ -50,21 +50,23 @@ type Receipt struct {
 // person for the same arrival date returns the first report and queues
 // nothing.
 func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Receipt, error) {
-	now := in.Now()
-	checked, err := Check(s, now, in.Areas)
+	grids, err := in.Rules.Grids(ctx)
 	if err != nil {
 		return Receipt{}, err
 	}
-	grids, err := in.Rules.Grids(ctx)
+	// A stale or mistyped grid QR code is said first: no point fixing the
+	// form's fields for a code that goes nowhere.
+	if _, ok := grids.Lookup(pathGrid); pathGrid != "" && !ok {
+		return Receipt{}, ErrUnknownGrid
+	}
+	now := in.Now()
+	checked, err := Check(s, now, in.Areas)
 	if err != nil {
 		return Receipt{}, err
 	}
 	gridCode, routedBy := grid.Unassigned, RoutedByNone
 	switch {
 	case pathGrid != "":
-		if _, ok := grids.Lookup(pathGrid); !ok {
-			return Receipt{}, ErrUnknownGrid
-		}
 		gridCode, routedBy = pathGrid, RoutedByPath
 	case checked.Community != "":
 		if code, ok := grids.ForCommunity(checked.Community); ok {
@@ -106,10 +108,10 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 	}
 	personal, err := json.Marshal(Personal{Name: checked.Name, IDNumber: checked.IDNumber, Phone: checked.Phone, Address: checked.Address})
 	if err != nil {
-		return Receipt{}, err
+		return Receipt{}, fmt.Errorf("encode report %s: %w", id, err)
 	}
 	if rec.Sealed, err = in.Vault.Seal(personal, id); err != nil {
-		return Receipt{}, err
+		return Receipt{}, fmt.Errorf("seal report %s: %w", id, err)
 	}
 	welcome, err := in.welcome(rec, checked.Phone, advice)
 	if err != nil {
@@ -141,7 +143,7 @@ func (in *Intake) welcome(r Record, phone string, advice risk.Guidance) (alert.A
 	id := WelcomeAlertID(r.ID)
 	sealed, err := in.Vault.Seal([]byte(phone), id)
 	if err != nil {
-		return alert.Alert{}, err
+		return alert.Alert{}, fmt.Errorf("seal alert %s: %w", id, err)
 	}
 	return alert.Alert{
 		ID:              id,

@@ -174,6 +174,9 @@ func TestSubmitRefusals(t *testing.T) {
 	if _, err := f.intake.Submit(ctx, "", bad); err == nil {
 		t.Fatal("bad phone accepted")
 	}
+	if _, err := f.intake.Submit(ctx, "no-such-grid", bad); !errors.Is(err, report.ErrUnknownGrid) {
+		t.Fatalf("unknown grid with a bad form: %v, want ErrUnknownGrid first", err)
+	}
 	if n, _ := f.store.CountAlerts(ctx); n != 0 {
 		t.Fatalf("refused submissions queued %d alerts", n)
 	}
