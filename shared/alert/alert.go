@@ -56,14 +56,6 @@ var ReportWelcome = Template{
 	Text: Signature + "欢迎来(返)蓬江!已收到您的报备,请{action}。社区工作人员将与您联系。",
 }
 
-var templates = map[string]Template{ReportWelcome.Code: ReportWelcome}
-
-// Lookup finds a registered template by code.
-func Lookup(code string) (Template, bool) {
-	t, ok := templates[code]
-	return t, ok
-}
-
 var (
 	ErrMissingParam = errors.New("alert: template parameter missing")
 	ErrTooLong      = errors.New("alert: message exceeds one SMS segment")

@@ -38,9 +38,6 @@ func (c *Collector) Add(field, reason string) {
 	c.problems = append(c.problems, Problem{field, reason})
 }
 
-// Problems returns what was recorded.
-func (c *Collector) Problems() []Problem { return c.problems }
-
 // Err returns nil when nothing was recorded, else an *Error with code.
 func (c *Collector) Err(code string) error {
 	if len(c.problems) == 0 {

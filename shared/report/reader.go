@@ -26,7 +26,7 @@ type View struct {
 	RoutedBy      string       `json:"routedBy"`
 	Status        string       `json:"status"`
 	SubmittedAt   time.Time    `json:"submittedAt"`
-	Person        Masked       `json:"person"`
+	Person        Personal     `json:"person"`
 	IDType        string       `json:"idType"`
 	ArrivalStatus string       `json:"arrivalStatus"`
 	ArrivalDate   string       `json:"arrivalDate"`

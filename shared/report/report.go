@@ -141,21 +141,10 @@ func Open(v *pii.Vault, r Record) (Personal, error) {
 	return p, nil
 }
 
-// Masked is the personal part as a grid worker sees it: the name and the
-// address they need to find the person; ID number and phone masked.
-type Masked struct {
-	Name     string `json:"name"`
-	IDNumber string `json:"idNumber"`
-	Phone    string `json:"phone"`
-	Address  string `json:"address"`
-}
-
-// Mask hides most of each personal field.
-func (p Personal) Mask(kind idcard.Kind) Masked {
-	return Masked{
-		Name:     p.Name,
-		IDNumber: idcard.Mask(kind, p.IDNumber),
-		Phone:    phone.Mask(p.Phone),
-		Address:  p.Address,
-	}
+// Mask hides most of the ID number and the phone. The name and the
+// address stay: a grid worker needs them to find the person.
+func (p Personal) Mask(kind idcard.Kind) Personal {
+	p.IDNumber = idcard.Mask(kind, p.IDNumber)
+	p.Phone = phone.Mask(p.Phone)
+	return p
 }

@@ -108,11 +108,14 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 			if gerr == nil {
 				return existing, false, nil
 			}
-			// A token reused by a submission that did not commit: try again.
-			retry = errors.Is(gerr, report.ErrNotFound)
-			if !retry {
+			if !errors.Is(gerr, report.ErrNotFound) {
 				return report.Record{}, false, fmt.Errorf("create report %s: %v, then: %w", r.ID, err, gerr)
 			}
+			// No report, yet the token was taken: an earlier submission of
+			// this report with other details failed within DynamoDB's
+			// 10-minute token window. Write again without the token.
+			in.ClientRequestToken = nil
+			retry = true
 		}
 		if !retry || attempt == maxCreateAttempts {
 			return report.Record{}, false, fmt.Errorf("create report %s: %w", r.ID, err)
