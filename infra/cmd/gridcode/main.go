@@ -91,7 +91,14 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "gridcode listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "staff tokens: bin/gridcode token --role district_admin\n")
 	fmt.Fprintf(stdout, "              bin/gridcode token --role grid_worker --grid <gridCode from GET /v1/grids>\n")
-	srv := &http.Server{Handler: sys.Handler, ReadHeaderTimeout: 5 * time.Second}
+	// Bodies are at most 16 KiB: slow clients on a phone network still fit.
+	srv := &http.Server{
+		Handler:           sys.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
