@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -65,20 +66,33 @@ func (s *Settings) current(ctx context.Context) (*grid.Directory, risk.List, ris
 	if s.grids != nil && s.now().Sub(s.loadedAt) < s.ttl {
 		return s.grids, s.list, s.guidance, nil
 	}
+	if err := s.reload(ctx); err != nil {
+		if s.grids == nil {
+			return nil, risk.List{}, nil, err
+		}
+		// Rules change a few times a day; reports must not stop because one
+		// read of them failed. The next request tries again.
+		slog.WarnContext(ctx, "district settings reload failed, serving the last ones read", "err", err)
+	}
+	return s.grids, s.list, s.guidance, nil
+}
+
+// reload reads everything and replaces the cache only if every read worked.
+func (s *Settings) reload(ctx context.Context) error {
 	grids, err := s.store.ListGrids(ctx)
 	if err != nil {
-		return nil, risk.List{}, nil, fmt.Errorf("load grids: %w", err)
+		return fmt.Errorf("load grids: %w", err)
 	}
 	var areas []risk.Area
 	if err := s.loadRuleSet(ctx, RiskAreasRuleSet, &areas); err != nil {
-		return nil, risk.List{}, nil, err
+		return err
 	}
 	table := risk.DefaultGuidance()
 	if err := s.loadRuleSet(ctx, GuidanceRuleSet, &table); err != nil {
-		return nil, risk.List{}, nil, err
+		return err
 	}
 	s.grids, s.list, s.guidance, s.loadedAt = grid.NewDirectory(grids), risk.NewList(areas), risk.NewRules(table), s.now()
-	return s.grids, s.list, s.guidance, nil
+	return nil
 }
 
 // loadRuleSet leaves into untouched when the rule set was never written.
@@ -96,9 +110,11 @@ func (s *Settings) loadRuleSet(ctx context.Context, name string, into any) error
 	return nil
 }
 
+// invalidate makes the next read reload; until a reload works, the old
+// settings are still served.
 func (s *Settings) invalidate() {
 	s.mu.Lock()
-	s.grids = nil
+	s.loadedAt = time.Time{}
 	s.mu.Unlock()
 }
 
