@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gridcode/shared/area"
-	"gridcode/shared/auth"
 	"gridcode/shared/district"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
@@ -22,11 +21,7 @@ type config struct {
 	SettingsTTL time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
 
-func main() {
-	if err := realMain(context.Background()); err != nil {
-		lambdaapp.Exit(err)
-	}
-}
+func main() { lambdaapp.Main(realMain) }
 
 func realMain(ctx context.Context) error {
 	var cfg config
@@ -34,7 +29,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer, err := auth.NewIssuer(rt.Keys.TokenKey)
+	issuer, err := rt.Issuer()
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,7 @@ type config struct {
 	SettingsTTL   time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
 
-func main() {
-	if err := realMain(context.Background()); err != nil {
-		lambdaapp.Exit(err)
-	}
-}
+func main() { lambdaapp.Main(realMain) }
 
 func realMain(ctx context.Context) error {
 	var cfg config
@@ -37,7 +33,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	vault, err := rt.Keys.Vault()
+	vault, err := rt.Vault()
 	if err != nil {
 		return err
 	}

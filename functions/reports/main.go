@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"gridcode/shared/auth"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
 	"gridcode/shared/report"
@@ -19,11 +18,7 @@ type config struct {
 	ReportsTable string `env:"REPORTS_TABLE, required"`
 }
 
-func main() {
-	if err := realMain(context.Background()); err != nil {
-		lambdaapp.Exit(err)
-	}
-}
+func main() { lambdaapp.Main(realMain) }
 
 func realMain(ctx context.Context) error {
 	var cfg config
@@ -31,11 +26,11 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	vault, err := rt.Keys.Vault()
+	vault, err := rt.Vault()
 	if err != nil {
 		return err
 	}
-	issuer, err := auth.NewIssuer(rt.Keys.TokenKey)
+	issuer, err := rt.Issuer()
 	if err != nil {
 		return err
 	}

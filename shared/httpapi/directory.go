@@ -1,12 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"gridcode/shared/auth"
 	"gridcode/shared/district"
 	"gridcode/shared/fields"
-	"gridcode/shared/risk"
 )
 
 // DirectoryAPI serves the district's settings: the grids (public, for the
@@ -81,30 +81,21 @@ func (a DirectoryAPI) requireAdmin(w http.ResponseWriter, r *http.Request) bool 
 }
 
 func (a DirectoryAPI) putRiskAreas(w http.ResponseWriter, r *http.Request) {
-	if !a.requireAdmin(w, r) {
-		return
-	}
-	var areas []risk.Area
-	if decodeJSON(w, r, MaxRuleSetBody, &areas) != nil {
-		return
-	}
-	if areas == nil {
-		// `null` would wipe the list; clearing it takes an explicit [].
-		writeError(w, http.StatusBadRequest, "invalid_json", fields.Problem{Field: "", Reason: "not_an_array"})
-		return
-	}
-	if err := a.Settings.SetRiskAreas(r.Context(), areas); err != nil {
-		fail(w, r, err)
-		return
-	}
-	a.riskAreas(w, r)
+	replaceTable(a, w, r, a.Settings.SetRiskAreas, a.riskAreas)
 }
 
 func (a DirectoryAPI) putGuidance(w http.ResponseWriter, r *http.Request) {
+	replaceTable(a, w, r, a.Settings.SetGuidance, a.guidance)
+}
+
+// replaceTable replaces a whole rule table for the district office and
+// answers with the table as stored. `null` would wipe the table, so
+// clearing it takes an explicit [].
+func replaceTable[T any](a DirectoryAPI, w http.ResponseWriter, r *http.Request, set func(context.Context, []T) error, show http.HandlerFunc) {
 	if !a.requireAdmin(w, r) {
 		return
 	}
-	var table []risk.Guidance
+	var table []T
 	if decodeJSON(w, r, MaxRuleSetBody, &table) != nil {
 		return
 	}
@@ -112,9 +103,9 @@ func (a DirectoryAPI) putGuidance(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_json", fields.Problem{Field: "", Reason: "not_an_array"})
 		return
 	}
-	if err := a.Settings.SetGuidance(r.Context(), table); err != nil {
+	if err := set(r.Context(), table); err != nil {
 		fail(w, r, err)
 		return
 	}
-	a.guidance(w, r)
+	show(w, r)
 }

@@ -19,7 +19,9 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/sethvargo/go-envconfig"
 
+	"gridcode/shared/auth"
 	"gridcode/shared/httpapi"
+	"gridcode/shared/pii"
 	"gridcode/shared/secrets"
 )
 
@@ -96,9 +98,18 @@ func ServeHTTP(h http.Handler) {
 	lambda.Start(httpadapter.NewV2(httpapi.Logged(h)).ProxyWithContext)
 }
 
-// Exit logs a start-up failure and exits non-zero, so Lambda reports an
-// init error instead of serving with half a configuration.
-func Exit(err error) {
-	slog.Error("start-up failed", "err", err)
-	os.Exit(1)
+// Main runs a function's composition root. A start-up failure is logged
+// and exits non-zero, so Lambda reports an init error instead of serving
+// with half a configuration.
+func Main(realMain func(context.Context) error) {
+	if err := realMain(context.Background()); err != nil {
+		slog.Error("start-up failed", "err", err)
+		os.Exit(1)
+	}
 }
+
+// Vault opens personal data with the keyset's pepper and data key.
+func (rt Runtime) Vault() (*pii.Vault, error) { return rt.Keys.Vault() }
+
+// Issuer verifies staff tokens with the keyset's token key.
+func (rt Runtime) Issuer() (auth.Issuer, error) { return auth.NewIssuer(rt.Keys.TokenKey) }
