@@ -137,33 +137,24 @@ const maxCreateAttempts = 4
 // submission of the same report with other details.
 func isExisting(err error) bool {
 	var idempotent *types.IdempotentParameterMismatchException
-	if errors.As(err, &idempotent) {
-		return true
-	}
-	var cancelled *types.TransactionCanceledException
-	if !errors.As(err, &cancelled) {
-		return false
-	}
-	for _, reason := range cancelled.CancellationReasons {
-		if aws.ToString(reason.Code) == "ConditionalCheckFailed" {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &idempotent) || cancelledFor(err, "ConditionalCheckFailed")
 }
 
 // isConflict says another transaction on the same items was in flight.
 func isConflict(err error) bool {
 	var conflict *types.TransactionConflictException
-	if errors.As(err, &conflict) {
-		return true
-	}
+	return errors.As(err, &conflict) || cancelledFor(err, "TransactionConflict")
+}
+
+// cancelledFor says a transaction was cancelled and one of its items for
+// the given reason.
+func cancelledFor(err error, reason string) bool {
 	var cancelled *types.TransactionCanceledException
 	if !errors.As(err, &cancelled) {
 		return false
 	}
-	for _, reason := range cancelled.CancellationReasons {
-		if aws.ToString(reason.Code) == "TransactionConflict" {
+	for _, r := range cancelled.CancellationReasons {
+		if aws.ToString(r.Code) == reason {
 			return true
 		}
 	}
