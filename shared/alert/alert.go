@@ -9,19 +9,23 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Status of an alert in the outbox.
 type Status string
 
+// An alert is pending until a sender claims it (sending), then sent or
+// failed for good; a send that may succeed later goes back to pending.
 const (
 	Pending Status = "pending"
+	Sending Status = "sending"
 	Sent    Status = "sent"
 	Failed  Status = "failed"
 )
 
-// Alert is one message to one recipient. The phone is sealed; only its
-// keyed hash is readable by the store.
+// Alert is one message to one recipient, and its delivery record. The
+// phone is sealed; only its keyed hash is readable by the store.
 type Alert struct {
 	ID              string            `json:"alertId"`
 	Template        string            `json:"template"`
@@ -33,6 +37,13 @@ type Alert struct {
 	Status          Status            `json:"status"`
 	CreatedAt       time.Time         `json:"createdAt"`
 	ExpiresAt       int64             `json:"expiresAt"`
+
+	Attempts     int        `json:"attempts,omitempty"`
+	NotBefore    int64      `json:"notBefore,omitempty"`    // unix ms: a retry waits until then
+	ClaimedUntil int64      `json:"claimedUntil,omitempty"` // unix ms: the sender's lease
+	MessageID    string     `json:"messageId,omitempty"`    // the provider's, once sent
+	Reason       string     `json:"reason,omitempty"`       // why it failed, or why the last try did
+	SettledAt    *time.Time `json:"settledAt,omitempty"`
 }
 
 // Signature is the district's registered SMS signature; it counts towards
@@ -44,24 +55,42 @@ const Signature = "【蓬江防疫】"
 const SegmentLimit = 70
 
 // Template is an SMS template registered in advance with the carrier; only
-// the {name} parameters vary.
+// the {name} parameters vary, each up to its registered length.
 type Template struct {
-	Code string
-	Text string
+	Code     string
+	Text     string
+	Params   map[string]int // parameter -> longest value, in characters
+	Segments int            // segments the longest message takes
 }
 
 // ReportWelcome goes to every arrival who reports.
 var ReportWelcome = Template{
-	Code: "GC_REPORT_WELCOME",
-	Text: Signature + "欢迎来(返)蓬江!已收到您的报备,请{action}。社区工作人员将与您联系。",
+	Code:     "GC_REPORT_WELCOME",
+	Text:     Signature + "欢迎来(返)蓬江!已收到您的报备,请{action}。社区工作人员将与您联系。",
+	Params:   map[string]int{"action": 33},
+	Segments: 1,
+}
+
+// Templates is every registered template: the one table the carrier's
+// registration is made from.
+var Templates = []Template{ReportWelcome}
+
+func lookup(code string) (Template, bool) {
+	for _, t := range Templates {
+		if t.Code == code {
+			return t, true
+		}
+	}
+	return Template{}, false
 }
 
 var (
 	ErrMissingParam = errors.New("alert: template parameter missing")
-	ErrTooLong      = errors.New("alert: message exceeds one SMS segment")
+	ErrTooLong      = errors.New("alert: message longer than registered")
 )
 
-// Render fills the template and checks that the message fits one segment.
+// Render fills the template and checks each parameter against its
+// registered length and the message against its segments.
 func (t Template) Render(params map[string]string) (string, error) {
 	var b strings.Builder
 	rest := t.Text
@@ -81,15 +110,28 @@ func (t Template) Render(params map[string]string) (string, error) {
 		if !ok || v == "" {
 			return "", fmt.Errorf("%w: %s", ErrMissingParam, name)
 		}
+		if n := utf8.RuneCountInString(v); n > t.Params[name] {
+			return "", fmt.Errorf("%w: %s has %d characters, %d registered", ErrTooLong, name, n, t.Params[name])
+		}
 		b.WriteString(rest[:open])
 		b.WriteString(v)
 		rest = rest[open+end+1:]
 	}
 	msg := b.String()
-	if n := Length(msg); n > SegmentLimit {
-		return "", fmt.Errorf("%w: %d characters", ErrTooLong, n)
+	if n := Segments(msg); n > max(t.Segments, 1) {
+		return "", fmt.Errorf("%w: %d segments, %d registered", ErrTooLong, n, t.Segments)
 	}
 	return msg, nil
+}
+
+// Segments is how many SMS a message is billed as: one up to 70 UCS-2
+// characters, then 67 per segment (the rest carries the join header).
+func Segments(msg string) int {
+	n := Length(msg)
+	if n <= SegmentLimit {
+		return 1
+	}
+	return (n + 66) / 67
 }
 
 // Length counts a message as the carrier does: UCS-2 code units, so a

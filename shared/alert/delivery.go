@@ -1,0 +1,210 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gridcode/shared/phone"
+	"gridcode/shared/pii"
+	"gridcode/shared/sms"
+)
+
+// ErrNotFound is returned by ledgers for an unknown alert.
+var ErrNotFound = errors.New("alert: not found")
+
+// ErrClaimLost means a sender's lease ran out and another sender took the
+// alert before the first one recorded its outcome.
+var ErrClaimLost = errors.New("alert: claim lost")
+
+// Ledger is the delivery record of the outbox. Every transition is a
+// conditional write, so concurrent senders and retried invocations agree on
+// who sends what.
+type Ledger interface {
+	// Due lists alerts a sender may take at now, oldest first: pending ones
+	// whose retry time has come, and sending ones whose lease ran out.
+	Due(ctx context.Context, now time.Time, limit int) ([]Alert, error)
+	// Claim takes an alert for sending until `until` if it is due at now.
+	// ok is false when it is not: sent, failed, or held by another sender.
+	Claim(ctx context.Context, id string, now, until time.Time) (a Alert, ok bool, err error)
+	// Settle records what became of a claimed send. It fails with
+	// ErrClaimLost if the claim made until `claimedUntil` is no longer held.
+	// A failed alert of a report marks the report for a phone call.
+	Settle(ctx context.Context, id string, claimedUntil time.Time, o Outcome) error
+}
+
+// Outcome of one send.
+type Outcome struct {
+	Status    Status // Sent, Failed, or Pending to try again at RetryAt
+	MessageID string
+	Reason    string
+	RetryAt   time.Time
+	At        time.Time
+}
+
+// Limiter makes the caller wait for its turn within the SMS budget.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Dispatcher sends due alerts through a provider, each at most once in
+// every path but one: a sender that dies after the provider accepted the
+// message and before Settle leaves the alert "sending"; when its lease runs
+// out another sender sends it again. The lease is longer than the
+// provider's timeout, so a slow but live sender is not overtaken.
+type Dispatcher struct {
+	Ledger   Ledger
+	Vault    *pii.Vault
+	Provider sms.Provider
+	Limiter  Limiter
+	Now      func() time.Time
+
+	Lease       time.Duration // how long a claim holds; default 60 s
+	SendTimeout time.Duration // one provider call; default 10 s
+	MaxAttempts int           // tries before a retryable failure becomes final; default 8
+	Workers     int           // concurrent sends in DeliverDue; default 8
+}
+
+func (d *Dispatcher) lease() time.Duration       { return orDefault(d.Lease, time.Minute) }
+func (d *Dispatcher) sendTimeout() time.Duration { return orDefault(d.SendTimeout, 10*time.Second) }
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Result counts what one pass did.
+type Result struct {
+	Sent, Failed, Retried, Skipped int
+}
+
+func (r *Result) add(o Status) {
+	switch o {
+	case Sent:
+		r.Sent++
+	case Failed:
+		r.Failed++
+	case Pending:
+		r.Retried++
+	default:
+		r.Skipped++
+	}
+}
+
+// Deliver sends one alert if it is due and nobody else holds it. The
+// returned status is what became of it (empty when it was not taken). An
+// error means the ledger could not be read or written: the caller retries.
+func (d *Dispatcher) Deliver(ctx context.Context, id string) (Status, error) {
+	now := d.Now()
+	until := now.Add(d.lease())
+	a, ok, err := d.Ledger.Claim(ctx, id, now, until)
+	if err != nil || !ok {
+		return "", err
+	}
+	o := d.send(ctx, a)
+	if err := d.Ledger.Settle(ctx, id, until, o); err != nil {
+		return "", fmt.Errorf("settle alert %s: %w", id, err)
+	}
+	return o.Status, nil
+}
+
+// send makes one attempt and says what it came to. It never returns a
+// message's personal data in a reason.
+func (d *Dispatcher) send(ctx context.Context, a Alert) Outcome {
+	fail := func(reason string) Outcome { return Outcome{Status: Failed, Reason: reason, At: d.Now()} }
+	t, ok := lookup(a.Template)
+	if !ok {
+		return fail("unknown template " + a.Template)
+	}
+	text, err := t.Render(a.Params)
+	if err != nil {
+		return fail(err.Error())
+	}
+	national, err := d.Vault.Open(a.RecipientSealed, a.ID)
+	if err != nil {
+		return fail("recipient does not open")
+	}
+	to := phone.E164(string(national))
+	if to == "" {
+		return fail("recipient is not a mobile number")
+	}
+	if err := d.Limiter.Wait(ctx); err != nil {
+		return d.retry(a, "rate limiter: "+err.Error())
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, d.sendTimeout())
+	defer cancel()
+	id, err := d.Provider.Send(sendCtx, sms.Message{
+		AlertID: a.ID, To: to, Template: t.Code, Params: a.Params, Text: text, Segments: Segments(text),
+	})
+	switch {
+	case err == nil:
+		return Outcome{Status: Sent, MessageID: id, At: d.Now()}
+	case errors.Is(err, sms.ErrPermanent):
+		return fail(err.Error())
+	default:
+		return d.retry(a, err.Error())
+	}
+}
+
+// retry puts an alert back with exponential backoff, or fails it for good
+// after MaxAttempts (the attempt just made counts).
+func (d *Dispatcher) retry(a Alert, reason string) Outcome {
+	max := d.MaxAttempts
+	if max <= 0 {
+		max = 8
+	}
+	now := d.Now()
+	if a.Attempts >= max {
+		return Outcome{Status: Failed, Reason: fmt.Sprintf("gave up after %d attempts: %s", a.Attempts, reason), At: now}
+	}
+	backoff := time.Second << min(a.Attempts, 9) // 2 s, 4 s, … up to about 8.5 min
+	return Outcome{Status: Pending, Reason: reason, RetryAt: now.Add(backoff), At: now}
+}
+
+// DeliverDue sends the alerts due now, up to limit, on Workers goroutines.
+// One alert's failure does not stop the others; ledger errors are joined.
+func (d *Dispatcher) DeliverDue(ctx context.Context, limit int) (Result, error) {
+	due, err := d.Ledger.Due(ctx, d.Now(), limit)
+	if err != nil {
+		return Result{}, fmt.Errorf("list due alerts: %w", err)
+	}
+	workers := d.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	ids := make(chan string)
+	var mu sync.Mutex
+	var res Result
+	var errs []error
+	var wg sync.WaitGroup
+	for range min(workers, len(due)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				status, err := d.Deliver(ctx, id)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					res.add(status)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, a := range due {
+		ids <- a.ID
+	}
+	close(ids)
+	wg.Wait()
+	if len(errs) > 0 {
+		slog.WarnContext(ctx, "some alerts could not be settled", "count", len(errs))
+	}
+	return res, errors.Join(errs...)
+}
