@@ -45,6 +45,20 @@ type Outcome struct {
 	At        time.Time
 }
 
+// Apply records an outcome on the alert: the one place an outcome changes
+// an alert, whichever store keeps it.
+func (a *Alert) Apply(o Outcome) {
+	a.Status, a.Reason, a.ClaimedUntil = o.Status, o.Reason, 0
+	switch o.Status {
+	case Pending:
+		a.NotBefore = o.RetryAt.UnixMilli()
+	case Sent, Failed:
+		a.MessageID = o.MessageID
+		at := o.At.UTC()
+		a.SettledAt = &at
+	}
+}
+
 // Limiter makes the caller wait for its turn within the SMS budget.
 type Limiter interface {
 	Wait(ctx context.Context) error

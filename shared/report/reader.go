@@ -25,6 +25,7 @@ type View struct {
 	GridCode      string       `json:"gridCode"`
 	RoutedBy      string       `json:"routedBy"`
 	Status        string       `json:"status"`
+	FollowUp      string       `json:"followUp,omitempty"`
 	SubmittedAt   time.Time    `json:"submittedAt"`
 	Person        Personal     `json:"person"`
 	IDType        string       `json:"idType"`
@@ -151,6 +152,7 @@ func (rd *Reader) view(r Record) (View, error) {
 		GridCode:      r.GridCode,
 		RoutedBy:      r.RoutedBy,
 		Status:        r.Status,
+		FollowUp:      r.FollowUp,
 		SubmittedAt:   r.SubmittedAt,
 		Person:        person.Mask(r.IDType),
 		IDType:        string(r.IDType),

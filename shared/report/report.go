@@ -18,6 +18,10 @@ import (
 // Status of a report in the grid's worklist.
 const StatusNew = "new"
 
+// FollowUpCall is set when the welcome SMS could not be delivered: the
+// grid worker phones the person instead (短信未送达,请电话联系).
+const FollowUpCall = "sms_undelivered_call"
+
 // Record is a report as stored. Personal fields are sealed; the lookups
 // let the district find a person's reports without reading them.
 type Record struct {
@@ -36,6 +40,7 @@ type Record struct {
 	RiskMatches   []risk.Match `json:"riskMatches,omitempty"`
 	Guidance      string       `json:"guidance"`
 	Status        string       `json:"status"`
+	FollowUp      string       `json:"followUp,omitempty"` // what the grid worker must do besides the usual contact
 	SubmittedAt   time.Time    `json:"submittedAt"`
 	ExpiresAt     int64        `json:"expiresAt"`
 	PersonLookup  string       `json:"personLookup"`

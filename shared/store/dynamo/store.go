@@ -38,6 +38,7 @@ const GridIndex = "byGrid"
 type API interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
@@ -357,14 +358,14 @@ func (s *Store) PutRuleSet(ctx context.Context, name string, body []byte) error 
 func (s *Store) Alert(ctx context.Context, id string) (alert.Alert, error) {
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.tables.Alerts),
-		Key:            map[string]types.AttributeValue{"alertId": &types.AttributeValueMemberS{Value: id}},
+		Key:            alertKey(id),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("get alert %s: %w", id, err)
 	}
 	if out.Item == nil {
-		return alert.Alert{}, fmt.Errorf("alert %s: %w", id, report.ErrNotFound)
+		return alert.Alert{}, fmt.Errorf("alert %s: %w", id, alert.ErrNotFound)
 	}
 	var a alert.Alert
 	if err := unmarshal(out.Item, &a); err != nil {

@@ -36,3 +36,10 @@ func TestContract(t *testing.T) {
 		return s
 	})
 }
+
+func TestLedgerContract(t *testing.T) {
+	storetest.RunLedger(t, func(t *testing.T) storetest.LedgerStore {
+		s, _ := freshTables(t)
+		return s
+	})
+}

@@ -22,7 +22,7 @@ var (
 	bucketReports       = []byte("reports")
 	bucketReportsByGrid = []byte("reports_by_grid")
 	bucketAlerts        = []byte("alerts")
-	bucketAlertsPending = []byte("alerts_pending")
+	bucketAlertsDue     = []byte("alerts_due")
 	bucketGrids         = []byte("grids")
 	bucketRules         = []byte("rules")
 )
@@ -33,6 +33,7 @@ type Store struct{ db *bolt.DB }
 var (
 	_ report.Store   = (*Store)(nil)
 	_ district.Store = (*Store)(nil)
+	_ alert.Ledger   = (*Store)(nil)
 )
 
 // Option changes how the store is opened.
@@ -59,7 +60,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	db.MaxBatchSize = 500
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsPending, bucketGrids, bucketRules} {
+		for _, b := range [][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsDue, bucketGrids, bucketRules} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -108,7 +109,7 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 		if err := tx.Bucket(bucketAlerts).Put([]byte(a.ID), ab); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketAlertsPending).Put([]byte(a.CreatedAt.UTC().Format(time.RFC3339Nano)+"#"+a.ID), nil); err != nil {
+		if err := tx.Bucket(bucketAlertsDue).Put(dueKey(a), nil); err != nil {
 			return err
 		}
 		stored, created = r, true
@@ -184,7 +185,7 @@ func (s *Store) Alert(ctx context.Context, id string) (alert.Alert, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketAlerts).Get([]byte(id))
 		if v == nil {
-			return fmt.Errorf("alert %s: %w", id, report.ErrNotFound)
+			return fmt.Errorf("alert %s: %w", id, alert.ErrNotFound)
 		}
 		return json.Unmarshal(v, &a)
 	})

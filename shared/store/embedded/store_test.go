@@ -17,3 +17,14 @@ func TestContract(t *testing.T) {
 		return s
 	})
 }
+
+func TestLedgerContract(t *testing.T) {
+	storetest.RunLedger(t, func(t *testing.T) storetest.LedgerStore {
+		s, err := Open(filepath.Join(t.TempDir(), "gridcode.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

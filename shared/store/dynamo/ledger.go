@@ -1,0 +1,168 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"gridcode/shared/alert"
+	"gridcode/shared/report"
+)
+
+var _ alert.Ledger = (*Store)(nil)
+
+// Due implements alert.Ledger: pending alerts whose retry time has come,
+// then sending ones whose lease ran out, each from the status index.
+func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]alert.Alert, error) {
+	nowMs := expression.Value(now.UnixMilli())
+	retryDue := expression.Or(expression.AttributeNotExists(expression.Name("notBefore")), expression.Name("notBefore").LessThanEqual(nowMs))
+	out, err := s.queryStatus(ctx, alert.Pending, retryDue, limit)
+	if err != nil || len(out) >= limit {
+		return out, err
+	}
+	lapsed := expression.Name("claimedUntil").LessThan(nowMs)
+	more, err := s.queryStatus(ctx, alert.Sending, lapsed, limit-len(out))
+	return append(out, more...), err
+}
+
+func (s *Store) queryStatus(ctx context.Context, status alert.Status, filter expression.ConditionBuilder, limit int) ([]alert.Alert, error) {
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(expression.Key("status").Equal(expression.Value(status))).
+		WithFilter(filter).Build()
+	if err != nil {
+		return nil, fmt.Errorf("due alerts: %w", err)
+	}
+	var out []alert.Alert
+	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.tables.Alerts),
+		IndexName:                 aws.String(AlertStatusIndex),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		Limit:                     aws.Int32(int32(min(limit, 500))),
+	})
+	for p.HasMorePages() && len(out) < limit {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("due alerts (%s): %w", status, err)
+		}
+		for _, item := range page.Items {
+			if len(out) == limit {
+				break
+			}
+			var a alert.Alert
+			if err := unmarshal(item, &a); err != nil {
+				return nil, fmt.Errorf("decode alert: %w", err)
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Claim implements alert.Ledger with one conditional UpdateItem.
+func (s *Store) Claim(ctx context.Context, id string, now, until time.Time) (alert.Alert, bool, error) {
+	nowMs := expression.Value(now.UnixMilli())
+	due := expression.Or(
+		expression.And(
+			expression.Name("status").Equal(expression.Value(alert.Pending)),
+			expression.Or(expression.AttributeNotExists(expression.Name("notBefore")), expression.Name("notBefore").LessThanEqual(nowMs)),
+		),
+		expression.And(
+			expression.Name("status").Equal(expression.Value(alert.Sending)),
+			expression.Name("claimedUntil").LessThan(nowMs),
+		),
+	)
+	update := expression.Set(expression.Name("status"), expression.Value(alert.Sending)).
+		Set(expression.Name("claimedUntil"), expression.Value(until.UnixMilli())).
+		Add(expression.Name("attempts"), expression.Value(1))
+	expr, err := expression.NewBuilder().WithCondition(due).WithUpdate(update).Build()
+	if err != nil {
+		return alert.Alert{}, false, fmt.Errorf("claim alert %s: %w", id, err)
+	}
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Alerts),
+		Key:                       alertKey(id),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return alert.Alert{}, false, nil
+	}
+	if err != nil {
+		return alert.Alert{}, false, fmt.Errorf("claim alert %s: %w", id, err)
+	}
+	var a alert.Alert
+	if err := unmarshal(out.Attributes, &a); err != nil {
+		return alert.Alert{}, false, fmt.Errorf("decode alert %s: %w", id, err)
+	}
+	return a, true, nil
+}
+
+// Settle implements alert.Ledger: the alert is written back whole,
+// conditional on the claim still being the caller's; a failed report SMS
+// marks the report in the same transaction.
+func (s *Store) Settle(ctx context.Context, id string, claimedUntil time.Time, o alert.Outcome) error {
+	a, err := s.Alert(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.Status != alert.Sending || a.ClaimedUntil != claimedUntil.UnixMilli() {
+		return fmt.Errorf("settle alert %s: %w", id, alert.ErrClaimLost)
+	}
+	a.Apply(o)
+	item, err := marshal(a)
+	if err != nil {
+		return fmt.Errorf("marshal alert %s: %w", id, err)
+	}
+	ours := expression.And(
+		expression.Name("status").Equal(expression.Value(alert.Sending)),
+		expression.Name("claimedUntil").Equal(expression.Value(claimedUntil.UnixMilli())),
+	)
+	cond, err := expression.NewBuilder().WithCondition(ours).Build()
+	if err != nil {
+		return fmt.Errorf("settle alert %s: %w", id, err)
+	}
+	put := &types.Put{
+		TableName:                 aws.String(s.tables.Alerts),
+		Item:                      item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	}
+	items := []types.TransactWriteItem{{Put: put}}
+	if a.Status == alert.Failed && a.ReportID != "" {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:           aws.String(s.tables.Reports),
+			Key:                 map[string]types.AttributeValue{"reportId": &types.AttributeValueMemberS{Value: a.ReportID}},
+			UpdateExpression:    aws.String("SET followUp = :f"),
+			ConditionExpression: aws.String("attribute_exists(reportId)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":f": &types.AttributeValueMemberS{Value: report.FollowUpCall},
+			},
+		}})
+	}
+	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if cancelledFor(err, "ConditionalCheckFailed") {
+		return fmt.Errorf("settle alert %s: %w", id, alert.ErrClaimLost)
+	}
+	if err != nil {
+		return fmt.Errorf("settle alert %s: %w", id, err)
+	}
+	return nil
+}
+
+func alertKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"alertId": &types.AttributeValueMemberS{Value: id}}
+}

@@ -1,0 +1,198 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"gridcode/shared/alert"
+	"gridcode/shared/report"
+)
+
+// LedgerStore is a store that also keeps the delivery ledger.
+type LedgerStore interface {
+	Store
+	alert.Ledger
+}
+
+func seedAlert(t *testing.T, s LedgerStore, id string, at time.Time) report.Record {
+	t.Helper()
+	r := record(id, "g1", at)
+	if _, _, err := s.Create(context.Background(), r, welcome(r, "做核酸")); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func dueIDs(t *testing.T, s LedgerStore, now time.Time, limit int) []string {
+	t.Helper()
+	due, err := s.Due(context.Background(), now, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(due))
+	for i, a := range due {
+		ids[i] = a.ReportID
+	}
+	return ids
+}
+
+// RunLedger runs the delivery-ledger contract.
+func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+
+	t.Run("claim, send, settle", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		seedAlert(t, s, "r1", base)
+		seedAlert(t, s, "r2", base.Add(time.Minute))
+		eventually(t, func() string {
+			if got := dueIDs(t, s, now, 10); fmt.Sprint(got) != "[r1 r2]" {
+				return fmt.Sprintf("due = %v, want [r1 r2] oldest first", got)
+			}
+			return ""
+		})
+		until := now.Add(time.Minute)
+		a, ok, err := s.Claim(ctx, "r1.welcome", now, until)
+		if err != nil || !ok || a.Status != alert.Sending || a.Attempts != 1 {
+			t.Fatalf("claim = %+v, %v, %v", a, ok, err)
+		}
+		if _, ok, err := s.Claim(ctx, "r1.welcome", now, until); err != nil || ok {
+			t.Fatalf("second claim while held = %v, %v; want not taken", ok, err)
+		}
+		if err := s.Settle(ctx, "r1.welcome", until, alert.Outcome{Status: alert.Sent, MessageID: "m-1", At: now}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Alert(ctx, "r1.welcome")
+		if err != nil || got.Status != alert.Sent || got.MessageID != "m-1" || got.SettledAt == nil {
+			t.Fatalf("after settle = %+v, %v", got, err)
+		}
+		if _, ok, _ := s.Claim(ctx, "r1.welcome", now.Add(time.Hour), now.Add(2*time.Hour)); ok {
+			t.Fatal("a sent alert was claimed again")
+		}
+		eventually(t, func() string {
+			if got := dueIDs(t, s, now.Add(time.Hour), 10); fmt.Sprint(got) != "[r2]" {
+				return fmt.Sprintf("due after sending r1 = %v, want [r2]", got)
+			}
+			return ""
+		})
+		if _, ok, _ := s.Claim(ctx, "nope", now, until); ok {
+			t.Fatal("an unknown alert was claimed")
+		}
+	})
+
+	t.Run("a lapsed claim is taken over and the old sender cannot settle", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		seedAlert(t, s, "r1", base)
+		first := now.Add(time.Minute)
+		if _, ok, err := s.Claim(ctx, "r1.welcome", now, first); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		later := now.Add(2 * time.Minute)
+		eventually(t, func() string {
+			if got := dueIDs(t, s, later, 10); fmt.Sprint(got) != "[r1]" {
+				return fmt.Sprintf("due after the lease = %v, want [r1]", got)
+			}
+			return ""
+		})
+		second := later.Add(time.Minute)
+		a, ok, err := s.Claim(ctx, "r1.welcome", later, second)
+		if err != nil || !ok || a.Attempts != 2 {
+			t.Fatalf("takeover = %+v %v %v", a, ok, err)
+		}
+		if err := s.Settle(ctx, "r1.welcome", first, alert.Outcome{Status: alert.Sent, At: later}); !errors.Is(err, alert.ErrClaimLost) {
+			t.Fatalf("settle by the overtaken sender = %v, want ErrClaimLost", err)
+		}
+		if err := s.Settle(ctx, "r1.welcome", second, alert.Outcome{Status: alert.Sent, MessageID: "m-2", At: later}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a retry waits for its time", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		seedAlert(t, s, "r1", base)
+		until := now.Add(time.Minute)
+		if _, ok, err := s.Claim(ctx, "r1.welcome", now, until); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		retryAt := now.Add(10 * time.Second)
+		if err := s.Settle(ctx, "r1.welcome", until, alert.Outcome{Status: alert.Pending, Reason: "throttled", RetryAt: retryAt, At: now}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.Claim(ctx, "r1.welcome", now.Add(time.Second), now.Add(time.Minute)); ok {
+			t.Fatal("claimed before its retry time")
+		}
+		eventually(t, func() string {
+			if got := dueIDs(t, s, now.Add(time.Second), 10); len(got) != 0 {
+				return fmt.Sprintf("due before the retry time: %v", got)
+			}
+			if got := dueIDs(t, s, retryAt.Add(time.Second), 10); fmt.Sprint(got) != "[r1]" {
+				return fmt.Sprintf("due after the retry time = %v, want [r1]", got)
+			}
+			return ""
+		})
+		a, ok, err := s.Claim(ctx, "r1.welcome", retryAt.Add(time.Second), retryAt.Add(time.Minute))
+		if err != nil || !ok || a.Attempts != 2 || a.Reason != "throttled" {
+			t.Fatalf("claim after the retry time = %+v %v %v", a, ok, err)
+		}
+	})
+
+	t.Run("a failed report SMS asks the grid worker to call", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		seedAlert(t, s, "r1", base)
+		until := now.Add(time.Minute)
+		if _, ok, err := s.Claim(ctx, "r1.welcome", now, until); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		if err := s.Settle(ctx, "r1.welcome", until, alert.Outcome{Status: alert.Failed, Reason: "opted out", At: now}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Get(ctx, "r1")
+		if err != nil || r.FollowUp != report.FollowUpCall {
+			t.Fatalf("report follow-up = %q, %v", r.FollowUp, err)
+		}
+		a, _ := s.Alert(ctx, "r1.welcome")
+		if a.Status != alert.Failed || a.Reason != "opted out" {
+			t.Fatalf("alert = %+v", a)
+		}
+		if _, ok, _ := s.Claim(ctx, "r1.welcome", now.Add(time.Hour), now.Add(2*time.Hour)); ok {
+			t.Fatal("a failed alert was claimed again")
+		}
+	})
+
+	t.Run("concurrent claims: one sender wins", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		seedAlert(t, s, "r1", base)
+		const n = 12
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, ok, err := s.Claim(ctx, "r1.welcome", now, now.Add(time.Minute))
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				if ok {
+					won++
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("%d claims won, want 1", won)
+		}
+	})
+}
