@@ -4,26 +4,37 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"gridcode/infra/demo"
+	"gridcode/shared/alert"
 	"gridcode/shared/area"
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
 	"gridcode/shared/district"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/pii"
+	"gridcode/shared/ratelimit"
 	"gridcode/shared/report"
 	"gridcode/shared/secrets"
+	"gridcode/shared/sms/outbox"
 	"gridcode/shared/store/embedded"
 )
 
 // Retention of reports locally, as in the cloud's default.
 const Retention = 60 * 24 * time.Hour
+
+// SMSPerSecond is the local SMS budget, as the cloud's default.
+const SMSPerSecond = 20
+
+// OutboxFile is where the local SMS provider writes, under the data dir.
+const OutboxFile = "sms-outbox.jsonl"
 
 // System is the whole local back end.
 type System struct {
@@ -33,6 +44,11 @@ type System struct {
 	Issuer   auth.Issuer
 	Settings *district.Settings
 	Seeded   bool // the demo district was loaded by this start
+
+	// Dispatcher delivers the outbox to Outbox; Deliver runs it.
+	Dispatcher *alert.Dispatcher
+	Outbox     *outbox.Provider
+	wake       chan struct{}
 }
 
 // KeysFile is where the local keyset lives under the data directory.
@@ -67,24 +83,75 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	// One process makes every change through this Settings, which drops its
 	// cache on write; the TTL only bounds how stale a hand-edited file gets.
 	settings := district.NewSettings(store, areas, now, time.Minute)
-	sys := &System{Store: store, Keys: keys, Issuer: issuer, Settings: settings}
+	sys := &System{Store: store, Keys: keys, Issuer: issuer, Settings: settings, wake: make(chan struct{}, 1)}
 	if sys.Seeded, err = seedDemo(ctx, store, settings, vault, dates.Today(now())); err != nil {
 		store.Close()
 		return nil, err
 	}
+	if sys.Outbox, err = outbox.Open(filepath.Join(dataDir, OutboxFile), now); err != nil {
+		store.Close()
+		return nil, err
+	}
+	sys.Dispatcher = &alert.Dispatcher{
+		Ledger: store, Vault: vault, Provider: sys.Outbox, Limiter: ratelimit.NewLocal(SMSPerSecond), Now: now,
+	}
 	staff := httpapi.Staff{Issuer: issuer, Now: now}
 	mux := http.NewServeMux()
 	httpapi.IntakeAPI{Intake: &report.Intake{
-		Store: store, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
+		Store: wakeOnCreate{Store: store, wake: sys.wake}, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
 	}}.Register(mux)
 	httpapi.ReportsAPI{Reader: &report.Reader{Store: store, Vault: vault}, Staff: staff}.Register(mux)
 	httpapi.DirectoryAPI{Settings: settings, Staff: staff}.Register(mux)
+	// The local runner's window on the phone network: what was "sent".
+	mux.Handle("GET /dev/sms", sys.Outbox.Handler())
 	sys.Handler = httpapi.Logged(mux)
 	return sys, nil
 }
 
-// Close releases the store.
-func (s *System) Close() error { return s.Store.Close() }
+// Close releases the store and the outbox file.
+func (s *System) Close() error { return errors.Join(s.Outbox.Close(), s.Store.Close()) }
+
+// Deliver is the local fan-out: it sends due alerts whenever a report
+// queues one, and every second for retries, until ctx ends.
+func (s *System) Deliver(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		for {
+			res, err := s.Dispatcher.DeliverDue(ctx, 500)
+			if err != nil {
+				slog.ErrorContext(ctx, "deliver alerts", "err", err)
+			}
+			if err != nil || res.Sent+res.Failed+res.Retried == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// wakeOnCreate wakes the local fan-out when a report queues an alert, as
+// the DynamoDB stream does in the cloud.
+type wakeOnCreate struct {
+	report.Store
+	wake chan<- struct{}
+}
+
+func (w wakeOnCreate) Create(ctx context.Context, r report.Record, a alert.Alert) (report.Record, bool, error) {
+	stored, created, err := w.Store.Create(ctx, r, a)
+	if created {
+		select {
+		case w.wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	return stored, created, err
+}
 
 // seedDemo loads the demo district into an empty store: 410 grids and a
 // sample risk-area list. A store that has grids is left alone.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gridcode/shared/alert"
 	"gridcode/shared/auth"
 	"gridcode/shared/idcard"
 )
@@ -210,6 +211,53 @@ func TestReportFlow(t *testing.T) {
 
 // residentID completes 17 digits with their GB 11643 check digit.
 func residentID(first17 string) string { return first17 + string(idcard.CheckDigit(first17)) }
+
+func TestReporterGetsTheSMSOnce(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.sys.Deliver(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var r receipt
+	if code := e.postJSON("/v1/reports", submission(), &r); code != 201 {
+		t.Fatalf("submit %d", code)
+	}
+	type line struct {
+		AlertID, To, Template, Text string
+		Params                      map[string]string
+		Segments                    int
+	}
+	var sent []line
+	deadline := time.Now().Add(2 * time.Second)
+	for len(sent) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		e.do("GET", "/dev/sms", "", "", nil, &sent)
+	}
+	if len(sent) != 1 {
+		t.Fatalf("%d SMS within 2 s of the 201, want 1", len(sent))
+	}
+	got := sent[0]
+	if got.AlertID != r.ReportID+".welcome" || got.To != "+8613800138000" || got.Segments != 1 ||
+		!strings.HasPrefix(got.Text, "【蓬江防疫】") || !strings.Contains(got.Text, got.Params["action"]) {
+		t.Fatalf("sent = %+v", got)
+	}
+	// Submitting again, and the fan-out running again, send nothing more.
+	e.postJSON("/v1/reports", submission(), nil)
+	if _, err := e.sys.Dispatcher.DeliverDue(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	e.do("GET", "/dev/sms", "", "", nil, &sent)
+	if len(sent) != 1 {
+		t.Fatalf("%d SMS after a duplicate submit, want 1", len(sent))
+	}
+	a, err := e.sys.Store.Alert(ctx, got.AlertID)
+	if err != nil || a.Status != alert.Sent || a.MessageID == "" {
+		t.Fatalf("ledger = %+v, %v", a, err)
+	}
+}
 
 func TestPagingThroughAGrid(t *testing.T) {
 	t.Parallel()

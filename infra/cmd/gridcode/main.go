@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -99,6 +100,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	go sys.Deliver(ctx)
+	fmt.Fprintf(stdout, "SMS go to %s and GET /dev/sms\n", filepath.Join(*dataDir, local.OutboxFile))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

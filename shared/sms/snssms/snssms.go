@@ -108,6 +108,10 @@ func classify(m sms.Message, err error) error {
 		status = re.HTTPStatusCode()
 	}
 	e.detail = fmt.Sprintf("SNS error %s (HTTP %d)", code, status)
+	var rid interface{ ServiceRequestID() string }
+	if errors.As(err, &rid) && rid.ServiceRequestID() != "" {
+		e.detail += ", request " + rid.ServiceRequestID()
+	}
 	switch {
 	case throttleCodes[code] || status == 429:
 		e.kind = sms.ErrThrottled
