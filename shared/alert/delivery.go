@@ -114,6 +114,9 @@ func (r *Result) add(o Status) {
 // returned status is what became of it (empty when it was not taken). An
 // error means the ledger could not be read or written: the caller retries.
 func (d *Dispatcher) Deliver(ctx context.Context, id string) (Status, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	now := d.Now()
 	until := now.Add(d.lease())
 	a, ok, err := d.Ledger.Claim(ctx, id, now, until)
@@ -121,7 +124,11 @@ func (d *Dispatcher) Deliver(ctx context.Context, id string) (Status, error) {
 		return "", err
 	}
 	o := d.send(ctx, a)
-	if err := d.Ledger.Settle(ctx, id, until, o); err != nil {
+	// The outcome is recorded even when the caller is stopping: a message
+	// the provider took must not be left to look unsent.
+	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.sendTimeout())
+	defer cancel()
+	if err := d.Ledger.Settle(settleCtx, id, until, o); err != nil {
 		return "", fmt.Errorf("settle alert %s: %w", id, err)
 	}
 	return o.Status, nil
@@ -148,7 +155,7 @@ func (d *Dispatcher) send(ctx context.Context, a Alert) Outcome {
 		return fail("recipient is not a mobile number")
 	}
 	if err := d.Limiter.Wait(ctx); err != nil {
-		return d.retry(a, "rate limiter: "+err.Error())
+		return d.retry(ctx, a, "rate limiter: "+err.Error())
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, d.sendTimeout())
 	defer cancel()
@@ -161,18 +168,22 @@ func (d *Dispatcher) send(ctx context.Context, a Alert) Outcome {
 	case errors.Is(err, sms.ErrPermanent):
 		return fail(err.Error())
 	default:
-		return d.retry(a, err.Error())
+		return d.retry(ctx, a, err.Error())
 	}
 }
 
 // retry puts an alert back with exponential backoff, or fails it for good
-// after MaxAttempts (the attempt just made counts).
-func (d *Dispatcher) retry(a Alert, reason string) Outcome {
+// after MaxAttempts (the attempt just made counts). A sender that is being
+// stopped puts it back at once: that was not the message's fault.
+func (d *Dispatcher) retry(ctx context.Context, a Alert, reason string) Outcome {
 	max := d.MaxAttempts
 	if max <= 0 {
 		max = 8
 	}
 	now := d.Now()
+	if ctx.Err() != nil {
+		return Outcome{Status: Pending, Reason: "sender stopped: " + reason, RetryAt: now, At: now}
+	}
 	if a.Attempts >= max {
 		return Outcome{Status: Failed, Reason: fmt.Sprintf("gave up after %d attempts: %s", a.Attempts, reason), At: now}
 	}
@@ -212,8 +223,13 @@ func (d *Dispatcher) DeliverDue(ctx context.Context, limit int) (Result, error) 
 			}
 		}()
 	}
+feed:
 	for _, a := range due {
-		ids <- a.ID
+		select {
+		case ids <- a.ID:
+		case <-ctx.Done():
+			break feed
+		}
 	}
 	close(ids)
 	wg.Wait()

@@ -1,0 +1,162 @@
+package alert_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gridcode/shared/alert"
+	"gridcode/shared/pii"
+	"gridcode/shared/ratelimit"
+	"gridcode/shared/report"
+	"gridcode/shared/sms/outbox"
+	"gridcode/shared/store/embedded"
+)
+
+// clock is a test clock the dispatcher and the outbox share.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// crashingLedger loses the Settle after some successful sends, as a sender
+// that dies between the provider's answer and its record would.
+type crashingLedger struct {
+	alert.Ledger
+	rng    *rand.Rand
+	mu     sync.Mutex
+	rate   float64
+	losses atomic.Int64
+}
+
+func (l *crashingLedger) Settle(ctx context.Context, id string, until time.Time, o alert.Outcome) error {
+	l.mu.Lock()
+	crash := o.Status == alert.Sent && l.rng.Float64() < l.rate
+	l.mu.Unlock()
+	if crash {
+		l.losses.Add(1)
+		return fmt.Errorf("sender died before recording %s", id)
+	}
+	return l.Ledger.Settle(ctx, id, until, o)
+}
+
+func phoneOf(i int) string { return fmt.Sprintf("139%08d", i) }
+
+// TestFaultsNothingLostNothingTwice sends 400 alerts through a provider
+// that fails 30% of the time, a sender killed mid-pass every round, and
+// senders that die between sending and recording. At the end every alert
+// is sent or failed with a reason; the only duplicates are the sends whose
+// record was lost — the one documented crash window.
+func TestFaultsNothingLostNothingTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "db"), embedded.WithoutFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	vault, err := pii.NewVault(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2022, 12, 5, 1, 0, 0, 0, time.UTC)}
+	const n = 400
+	permanent := map[string]bool{}
+	for i := range n {
+		id := fmt.Sprintf("r%03d", i)
+		if i%40 == 0 {
+			permanent["+86"+phoneOf(i)] = true
+		}
+		sealed, err := vault.Seal([]byte(phoneOf(i)), report.WelcomeAlertID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := report.Record{ID: id, GridCode: "g1", ListKey: report.ListKey(clk.Now(), id), Status: report.StatusNew, SubmittedAt: clk.Now()}
+		a := alert.Alert{
+			ID: report.WelcomeAlertID(id), Template: alert.ReportWelcome.Code, Params: map[string]string{"action": "抵达24小时内做1次核酸"},
+			RecipientSealed: sealed, ReportID: id, GridCode: "g1", Status: alert.Pending, CreatedAt: clk.Now().Add(time.Duration(i) * time.Millisecond),
+		}
+		if _, _, err := store.Create(ctx, r, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	provider, err := outbox.Open(filepath.Join(dir, "sms.jsonl"), clk.Now, outbox.WithFaults(outbox.Faults{Rate: 0.3, Seed: 7, Permanent: permanent}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer provider.Close()
+	ledger := &crashingLedger{Ledger: store, rng: rand.New(rand.NewPCG(1, 2)), rate: 0.02}
+	kill := rand.New(rand.NewPCG(3, 4))
+
+	for round := 0; ; round++ {
+		if round == 300 {
+			t.Fatal("alerts still due after 300 rounds")
+		}
+		due, err := store.Due(ctx, clk.Now(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(due) == 0 {
+			break
+		}
+		// A fresh sender each round, killed after a random moment.
+		d := &alert.Dispatcher{Ledger: ledger, Vault: vault, Provider: provider, Limiter: ratelimit.NewLocal(0), Now: clk.Now, MaxAttempts: 30}
+		passCtx, cancel := context.WithTimeout(ctx, time.Duration(5+kill.IntN(60))*time.Millisecond)
+		_, _ = d.DeliverDue(passCtx, n)
+		cancel()
+		clk.Advance(10 * time.Minute) // past every lease and backoff
+	}
+
+	lines, err := provider.List(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sends := map[string]int{}
+	for _, l := range lines {
+		sends[l.AlertID]++
+	}
+	duplicates := 0
+	for i := range n {
+		id := fmt.Sprintf("r%03d", i)
+		a, err := store.Alert(ctx, report.WelcomeAlertID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case permanent["+86"+phoneOf(i)]:
+			if a.Status != alert.Failed || a.Reason == "" || sends[a.ID] != 0 {
+				t.Errorf("%s to an opted-out phone: status %s, reason %q, %d sends", id, a.Status, a.Reason, sends[a.ID])
+			}
+			r, _ := store.Get(ctx, id)
+			if r.FollowUp != report.FollowUpCall {
+				t.Errorf("%s: report follow-up %q", id, r.FollowUp)
+			}
+		case a.Status != alert.Sent || a.MessageID == "":
+			t.Errorf("%s lost: status %s, reason %q", id, a.Status, a.Reason)
+		case sends[a.ID] == 0:
+			t.Errorf("%s marked sent but never sent", id)
+		default:
+			duplicates += sends[a.ID] - 1
+		}
+	}
+	if losses := int(ledger.losses.Load()); duplicates != losses {
+		t.Errorf("%d duplicate sends, %d records lost after a send: only lost records may duplicate", duplicates, losses)
+	}
+	if ledger.losses.Load() == 0 {
+		t.Error("the crash window was never exercised")
+	}
+}
