@@ -67,7 +67,7 @@ func TestLocalSlots(t *testing.T) {
 			t.Parallel()
 			clock := &fakeClock{t: t0}
 			var log slotLog
-			l := NewLocal(tc.mps)
+			l := NewLocal(tc.mps / Headroom) // the slots of exactly tc.mps
 			l.now, l.waitUntil = clock.now, log.waitUntil
 			for _, d := range tc.before {
 				clock.advance(d)

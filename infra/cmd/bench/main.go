@@ -49,6 +49,9 @@ type options struct {
 	dynamoReports int
 	clients       int
 	skipDynamo    bool
+	alerts        int
+	budgetAlerts  int
+	budget        int
 }
 
 func main() {
@@ -57,6 +60,9 @@ func main() {
 	flag.IntVar(&o.dynamoReports, "dynamo-reports", 20000, "reports sent to DynamoDB Local")
 	flag.IntVar(&o.clients, "clients", 64, "concurrent clients")
 	flag.BoolVar(&o.skipDynamo, "skip-dynamo", false, "skip the DynamoDB Local run")
+	flag.IntVar(&o.alerts, "alerts", 100000, "pending alerts fanned out without a rate limit")
+	flag.IntVar(&o.budgetAlerts, "budget-alerts", 2000, "alerts fanned out within the SMS budget")
+	flag.IntVar(&o.budget, "budget", 200, "SMS budget, messages per second")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -111,6 +117,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		rows = append(rows, r)
 	}
+	fanoutRows, err := benchFanout(ctx, o.alerts, o.budgetAlerts, o.budget)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, fanoutRows...)
 	r, err := benchHandlerCPU(ctx, bodies)
 	if err != nil {
 		return err
