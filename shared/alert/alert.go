@@ -71,9 +71,18 @@ var ReportWelcome = Template{
 	Segments: 1,
 }
 
+// GridDigest tells a grid worker what came in for their grid since the
+// last digest: at most one per worker per digest window.
+var GridDigest = Template{
+	Code:     "GC_GRID_DIGEST",
+	Text:     Signature + "网格{grid}新增报备{new}人(高风险{high}人),待跟进{calls}人,请及时处理",
+	Params:   map[string]int{"grid": 16, "new": 5, "high": 5, "calls": 5},
+	Segments: 1,
+}
+
 // Templates is every registered template: the one table the carrier's
 // registration is made from.
-var Templates = []Template{ReportWelcome}
+var Templates = []Template{ReportWelcome, GridDigest}
 
 func lookup(code string) (Template, bool) {
 	for _, t := range Templates {

@@ -36,6 +36,14 @@ type Ledger interface {
 	Settle(ctx context.Context, id string, claimedUntil time.Time, o Outcome) error
 }
 
+// Outbox takes alerts that are not written with a report: digests and,
+// later, health-code alerts.
+type Outbox interface {
+	// Enqueue stores a pending alert unless one with its id exists; the id
+	// is derived from what the alert is about, so a job run twice queues once.
+	Enqueue(ctx context.Context, a Alert) (created bool, err error)
+}
+
 // Outcome of one send.
 type Outcome struct {
 	Status    Status // Sent, Failed, or Pending to try again at RetryAt

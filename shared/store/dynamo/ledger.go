@@ -15,7 +15,10 @@ import (
 	"gridcode/shared/report"
 )
 
-var _ alert.Ledger = (*Store)(nil)
+var (
+	_ alert.Ledger = (*Store)(nil)
+	_ alert.Outbox = (*Store)(nil)
+)
 
 // Due implements alert.Ledger: pending alerts whose retry time has come,
 // then sending ones whose lease ran out, each from the status index.
@@ -165,4 +168,25 @@ func (s *Store) Settle(ctx context.Context, id string, claimedUntil time.Time, o
 
 func alertKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"alertId": &types.AttributeValueMemberS{Value: id}}
+}
+
+// Enqueue implements alert.Outbox with a conditional PutItem.
+func (s *Store) Enqueue(ctx context.Context, a alert.Alert) (bool, error) {
+	item, err := marshal(a)
+	if err != nil {
+		return false, fmt.Errorf("marshal alert %s: %w", a.ID, err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.tables.Alerts),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(alertId)"),
+	})
+	var exists *types.ConditionalCheckFailedException
+	if errors.As(err, &exists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("enqueue alert %s: %w", a.ID, err)
+	}
+	return true, nil
 }

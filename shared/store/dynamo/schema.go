@@ -45,6 +45,8 @@ func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
 			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
 				IndexName: aws.String(AlertStatusIndex), KeySchema: []types.KeySchemaElement{hash("status"), rng("createdAt")}, Projection: all,
 			}},
+			// The fan-out function's trigger: each new or changed alert.
+			StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage},
 		},
 		{
 			TableName:            aws.String(t.Grids),

@@ -133,3 +133,26 @@ func markFollowUp(tx *bolt.Tx, reportID string) error {
 	}
 	return b.Put([]byte(reportID), nv)
 }
+
+// Enqueue implements alert.Outbox.
+func (s *Store) Enqueue(ctx context.Context, a alert.Alert) (bool, error) {
+	v, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	var created bool
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAlerts)
+		if created = b.Get([]byte(a.ID)) == nil; !created {
+			return nil
+		}
+		if err := b.Put([]byte(a.ID), v); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAlertsDue).Put(dueKey(a), nil)
+	})
+	if err != nil {
+		return false, fmt.Errorf("enqueue alert %s: %w", a.ID, err)
+	}
+	return created, nil
+}

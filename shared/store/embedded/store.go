@@ -34,6 +34,7 @@ var (
 	_ report.Store   = (*Store)(nil)
 	_ district.Store = (*Store)(nil)
 	_ alert.Ledger   = (*Store)(nil)
+	_ alert.Outbox   = (*Store)(nil)
 )
 
 // Option changes how the store is opened.

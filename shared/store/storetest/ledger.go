@@ -16,6 +16,7 @@ import (
 type LedgerStore interface {
 	Store
 	alert.Ledger
+	alert.Outbox
 }
 
 func seedAlert(t *testing.T, s LedgerStore, id string, at time.Time) report.Record {
@@ -165,6 +166,31 @@ func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 		if _, ok, _ := s.Claim(ctx, "r1.welcome", now.Add(time.Hour), now.Add(2*time.Hour)); ok {
 			t.Fatal("a failed alert was claimed again")
 		}
+	})
+
+	t.Run("enqueue queues once", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		a := alert.Alert{ID: "digest.g1.0.1670000000", Template: alert.GridDigest.Code, Params: map[string]string{"new": "3"},
+			RecipientSealed: []byte{1}, GridCode: "g1", Status: alert.Pending, CreatedAt: base}
+		if created, err := s.Enqueue(ctx, a); err != nil || !created {
+			t.Fatalf("first enqueue = %v, %v", created, err)
+		}
+		a.Params = map[string]string{"new": "9"}
+		if created, err := s.Enqueue(ctx, a); err != nil || created {
+			t.Fatalf("second enqueue = %v, %v; want nothing queued", created, err)
+		}
+		got, err := s.Alert(ctx, a.ID)
+		if err != nil || got.Params["new"] != "3" {
+			t.Fatalf("stored = %v, %v; want the first", got.Params, err)
+		}
+		eventually(t, func() string {
+			due, err := s.Due(ctx, now, 10)
+			if err != nil || len(due) != 1 || due[0].ID != a.ID {
+				return fmt.Sprintf("due = %v, %v; want the enqueued alert", due, err)
+			}
+			return ""
+		})
 	})
 
 	t.Run("concurrent claims: one sender wins", func(t *testing.T) {
