@@ -2,6 +2,7 @@ package samtemplate
 
 import (
 	"bytes"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -26,6 +27,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gridcode/shared/httpapi"
+	"gridcode/shared/ratelimit"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -40,13 +42,23 @@ var routeRegistrars = map[string]func(httpapi.Router){
 	"DirectoryFunction": httpapi.DirectoryAPI{}.Register,
 }
 
-// ttlTables are the tables whose items expire (dynamo.CreateTables turns
-// TTL on for the same two).
-var ttlTables = []string{"ReportsTable", "AlertsTable"}
+// ttlTables are the tables whose items expire, by the attribute they
+// expire by (dynamo.CreateTables turns TTL on for the first two, the
+// ratelimit.TimeToLive call for the send budget).
+var ttlTables = map[string]string{
+	"ReportsTable":    dynamo.TTLAttribute,
+	"AlertsTable":     dynamo.TTLAttribute,
+	"SendBudgetTable": ratelimit.TTLAttribute,
+}
+
+// scratchTables hold nothing worth keeping (the send budget's items live two
+// minutes): they need neither point-in-time recovery nor Retain.
+var scratchTables = map[string]bool{"SendBudgetTable": true}
 
 // forbiddenEnv are read by the code but must never be set in the cloud:
-// KEYS_FILE is the local key file, DYNAMODB_ENDPOINT points at a test DB.
-var forbiddenEnv = []string{"KEYS_FILE", "DYNAMODB_ENDPOINT"}
+// KEYS_FILE is the local key file, DYNAMODB_ENDPOINT and SNS_ENDPOINT point
+// at test fakes.
+var forbiddenEnv = []string{"KEYS_FILE", "DYNAMODB_ENDPOINT", "SNS_ENDPOINT"}
 
 // template is template.yaml seen twice: typed by goformation (which
 // resolves intrinsics, so references to resources become null) and as a
@@ -59,13 +71,19 @@ type template struct {
 func loadTemplate(t *testing.T) template {
 	t.Helper()
 	path := filepath.Join(repoRoot, "template.yaml")
-	cfn, err := goformation.Open(path)
-	if err != nil {
-		t.Fatalf("goformation cannot parse %s: %v", path, err)
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return parseTemplate(t, path, data)
+}
+
+// parseTemplate reads a template from data (named path in messages).
+func parseTemplate(t *testing.T, path string, data []byte) template {
+	t.Helper()
+	cfn, err := goformation.ParseYAML(data)
+	if err != nil {
+		t.Fatalf("goformation cannot parse %s: %v", path, err)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -655,6 +673,7 @@ type tableShape struct {
 	Keys       []string
 	Attributes []string
 	Indexes    map[string][]string // name -> keys + projection
+	Stream     string              // stream view type, "" without a stream
 }
 
 func specShape(in *awsTableSpec) tableShape {
@@ -664,6 +683,9 @@ func specShape(in *awsTableSpec) tableShape {
 	}
 	for _, a := range in.AttributeDefinitions {
 		s.Attributes = append(s.Attributes, *a.AttributeName+" "+string(a.AttributeType))
+	}
+	if in.StreamSpecification != nil && in.StreamSpecification.StreamEnabled != nil && *in.StreamSpecification.StreamEnabled {
+		s.Stream = string(in.StreamSpecification.StreamViewType)
 	}
 	for _, g := range in.GlobalSecondaryIndexes {
 		var v []string
@@ -691,6 +713,9 @@ func templateShape(tb *dynamodb.Table) tableShape {
 	}
 	for _, a := range tb.AttributeDefinitions {
 		s.Attributes = append(s.Attributes, a.AttributeName+" "+a.AttributeType)
+	}
+	if tb.StreamSpecification != nil {
+		s.Stream = tb.StreamSpecification.StreamViewType
 	}
 	for _, g := range tb.GlobalSecondaryIndexes {
 		var v []string
@@ -720,12 +745,13 @@ func TestTablesMatchTableSpecs(t *testing.T) {
 	tables := tp.cfn.GetAllDynamoDBTableResources()
 	// Naming each table by its logical id lets the specs say which is which.
 	specs := dynamo.TableSpecs(dynamo.Tables{Reports: "ReportsTable", Alerts: "AlertsTable", Grids: "GridsTable", Rules: "RulesTable"})
+	specs = append(specs, ratelimit.TableSpec("SendBudgetTable"))
 	specByID := map[string]*awsTableSpec{}
 	for _, s := range specs {
 		specByID[*s.TableName] = s
 	}
 	if diff := cmp.Diff(slices.Sorted(maps.Keys(specByID)), slices.Sorted(maps.Keys(tables))); diff != "" {
-		t.Errorf("AWS::DynamoDB::Table resources differ from dynamo.TableSpecs (-specs +template):\n%s", diff)
+		t.Errorf("AWS::DynamoDB::Table resources differ from dynamo.TableSpecs and ratelimit.TableSpec (-specs +template):\n%s", diff)
 	}
 	for id, tb := range tables {
 		t.Run(id, func(t *testing.T) {
@@ -737,22 +763,216 @@ func TestTablesMatchTableSpecs(t *testing.T) {
 			if tb.BillingMode == nil || *tb.BillingMode != "PAY_PER_REQUEST" {
 				t.Errorf("%s: BillingMode = %s, want PAY_PER_REQUEST", id, deref(tb.BillingMode))
 			}
-			if p := tb.PointInTimeRecoverySpecification; p == nil || p.PointInTimeRecoveryEnabled == nil || !*p.PointInTimeRecoveryEnabled {
+			if p := tb.PointInTimeRecoverySpecification; !scratchTables[id] && (p == nil || p.PointInTimeRecoveryEnabled == nil || !*p.PointInTimeRecoveryEnabled) {
 				t.Errorf("%s: point-in-time recovery is not enabled", id)
 			}
 			if tb.SSESpecification == nil || !tb.SSESpecification.SSEEnabled {
 				t.Errorf("%s: SSESpecification.SSEEnabled is not true", id)
 			}
 			ttl := tb.TimeToLiveSpecification
-			if slices.Contains(ttlTables, id) {
-				if ttl == nil || !ttl.Enabled || ttl.AttributeName == nil || *ttl.AttributeName != dynamo.TTLAttribute {
-					t.Errorf("%s: TimeToLiveSpecification must be enabled on %q", id, dynamo.TTLAttribute)
+			if attr, ok := ttlTables[id]; ok {
+				if ttl == nil || !ttl.Enabled || ttl.AttributeName == nil || *ttl.AttributeName != attr {
+					t.Errorf("%s: TimeToLiveSpecification must be enabled on %q", id, attr)
 				}
 			} else if ttl != nil && ttl.Enabled {
 				t.Errorf("%s: TTL is on, but the code never expires this table's items", id)
 			}
-			if tb.AWSCloudFormationDeletionPolicy != policies.DeletionPolicy("Retain") || tb.AWSCloudFormationUpdateReplacePolicy != policies.UpdateReplacePolicy("Retain") {
+			if !scratchTables[id] && (tb.AWSCloudFormationDeletionPolicy != policies.DeletionPolicy("Retain") || tb.AWSCloudFormationUpdateReplacePolicy != policies.UpdateReplacePolicy("Retain")) {
 				t.Errorf("%s: DeletionPolicy and UpdateReplacePolicy must be Retain (got %q, %q)", id, tb.AWSCloudFormationDeletionPolicy, tb.AWSCloudFormationUpdateReplacePolicy)
+			}
+		})
+	}
+}
+
+// fanoutID is the alert fan-out function: no HTTP routes, a stream and a
+// schedule, and the only function that may send SMS.
+const fanoutID = "FanoutFunction"
+
+// fanoutProblems checks what the fan-out function needs beyond the checks
+// every function passes: its tables, its trigger, its DLQ, the spend alarm,
+// and that nothing else may publish SMS.
+func fanoutProblems(tp template) []string {
+	var out []string
+	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	resources := get(tp.yaml, "Resources")
+	props := tp.resourceProps(fanoutID)
+	if props == nil {
+		return []string{fanoutID + " is not in template.yaml"}
+	}
+
+	envRefs := map[string]bool{}
+	refs(get(get(props, "Environment"), "Variables"), envRefs)
+	tables := tp.cfn.GetAllDynamoDBTableResources()
+	if got, want := only(envRefs, tables), []string{"AlertsTable", "ReportsTable", "SendBudgetTable"}; !slices.Equal(got, want) {
+		bad("%s: its env vars name tables %v, want %v", fanoutID, got, want)
+	}
+
+	// sns:Publish to a phone number needs Resource "*": only this function
+	// may have it, and a "*" resource may carry nothing else.
+	for id := range tp.cfn.GetAllServerlessFunctionResources() {
+		for _, doc := range items(get(tp.resourceProps(id), "Policies")) {
+			for _, st := range items(get(doc, "Statement")) {
+				sid := get(st, "Sid")
+				name := "?"
+				if sid != nil {
+					name = sid.Value
+				}
+				var actions []string
+				publishes := false
+				for _, a := range items(get(st, "Action")) {
+					actions = append(actions, a.Value)
+					if v := strings.ToLower(a.Value); v == "sns:publish" || v == "sns:*" || v == "*" {
+						publishes = true
+					}
+				}
+				if publishes && id != fanoutID {
+					bad("%s: statement %q grants sns:Publish; only %s may send SMS", id, name, fanoutID)
+				}
+				for _, r := range items(get(st, "Resource")) {
+					if r.Value == "*" && !isIntrinsic(r) && !slices.Equal(actions, []string{"sns:Publish"}) {
+						bad(`%s: statement %q grants %v on Resource "*"; only sns:Publish (SMS to a phone number) has no narrower resource`, id, name, actions)
+					}
+				}
+			}
+		}
+	}
+	publishes, readsStream := false, false
+	for _, doc := range items(get(props, "Policies")) {
+		for _, st := range items(get(doc, "Statement")) {
+			for _, a := range items(get(st, "Action")) {
+				publishes = publishes || a.Value == "sns:Publish"
+				if a.Value == "dynamodb:GetRecords" {
+					for _, r := range items(get(st, "Resource")) {
+						readsStream = readsStream || (r.Tag == "!GetAtt" && r.Value == "AlertsTable.StreamArn")
+					}
+				}
+			}
+		}
+	}
+	if !publishes {
+		bad("%s: no statement grants sns:Publish", fanoutID)
+	}
+	if !readsStream {
+		bad("%s: no statement grants dynamodb:GetRecords on !GetAtt AlertsTable.StreamArn", fanoutID)
+	}
+
+	var stream, schedule *yaml.Node
+	evs := get(props, "Events")
+	for i := 0; evs != nil && i+1 < len(evs.Content); i += 2 {
+		ev := evs.Content[i+1]
+		switch get(ev, "Type").Value {
+		case "DynamoDB":
+			stream = get(ev, "Properties")
+		case "Schedule":
+			schedule = get(ev, "Properties")
+		case "HttpApi":
+			bad("%s: has an HTTP route %s; the fan-out is not an API", fanoutID, evs.Content[i].Value)
+		}
+	}
+	if stream == nil {
+		bad("%s: no DynamoDB stream event", fanoutID)
+	} else {
+		if s := get(stream, "Stream"); s == nil || s.Tag != "!GetAtt" || s.Value != "AlertsTable.StreamArn" {
+			bad("%s: the stream event must read !GetAtt AlertsTable.StreamArn", fanoutID)
+		}
+		var types []string
+		for _, n := range items(get(stream, "FunctionResponseTypes")) {
+			types = append(types, n.Value)
+		}
+		if !slices.Contains(types, "ReportBatchItemFailures") {
+			bad("%s: the stream event's FunctionResponseTypes %v lack ReportBatchItemFailures: a failed record would re-send its whole batch", fanoutID, types)
+		}
+		if b := get(stream, "BisectBatchOnFunctionError"); b == nil || b.Value != "true" {
+			bad("%s: the stream event must set BisectBatchOnFunctionError: true", fanoutID)
+		}
+		if r := get(stream, "MaximumRetryAttempts"); r == nil {
+			bad("%s: the stream event must bound MaximumRetryAttempts (the default retries until the record expires, blocking its shard)", fanoutID)
+		}
+		dest := get(get(get(stream, "DestinationConfig"), "OnFailure"), "Destination")
+		destRefs := map[string]bool{}
+		refs(dest, destRefs)
+		queues := only(destRefs, tp.cfn.GetAllSQSQueueResources())
+		if len(queues) != 1 {
+			bad("%s: the stream event's DestinationConfig.OnFailure must name an SQS queue of the template (refs %v)", fanoutID, slices.Sorted(maps.Keys(destRefs)))
+		} else if p := get(get(get(resources, queues[0]), "Properties"), "MessageRetentionPeriod"); p == nil || p.Value != "1209600" {
+			bad("%s: the dead-letter queue %s must keep messages 14 days (MessageRetentionPeriod 1209600)", fanoutID, queues[0])
+		}
+	}
+	if schedule == nil || !strings.HasPrefix(get(schedule, "Schedule").Value, "rate(") {
+		bad("%s: no Schedule event with a rate(...) for the sweep", fanoutID)
+	}
+
+	alarm := false
+	for id, a := range tp.cfn.GetAllCloudWatchAlarmResources() {
+		if deref(a.Namespace) != "AWS/SNS" || deref(a.MetricName) != "SMSMonthToDateSpentUSD" {
+			continue
+		}
+		th := map[string]bool{}
+		refs(get(get(get(resources, id), "Properties"), "Threshold"), th)
+		alarm = alarm || th["SmsMonthlySpendLimitUSD"]
+	}
+	if !alarm {
+		bad("no CloudWatch alarm on AWS/SNS SMSMonthToDateSpentUSD with Threshold !Ref SmsMonthlySpendLimitUSD")
+	}
+	return out
+}
+
+// Check 6: the fan-out function's trigger, DLQ, tables and SMS permission.
+func TestFanoutFunction(t *testing.T) {
+	for _, p := range fanoutProblems(loadTemplate(t)) {
+		t.Error(p)
+	}
+}
+
+// The checks above must be able to fail: each mistake, made in a copy of
+// template.yaml, is caught.
+func TestFanoutChecksCatchMistakes(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, old, new, want string
+	}{
+		{
+			"another function may publish",
+			"            - Sid: ReadExistingReport\n",
+			"            - Sid: Sms\n              Effect: Allow\n              Action: sns:Publish\n              Resource: \"*\"\n            - Sid: ReadExistingReport\n",
+			"IntakeFunction: statement \"Sms\" grants sns:Publish",
+		},
+		{
+			"no partial batch failures",
+			"              - ReportBatchItemFailures\n",
+			"              - ReportBatchItemFailuresX\n",
+			"lack ReportBatchItemFailures",
+		},
+		{
+			"short DLQ retention",
+			"MessageRetentionPeriod: 1209600",
+			"MessageRetentionPeriod: 345600",
+			"must keep messages 14 days",
+		},
+		{
+			"a wildcard resource for more than SMS",
+			"              Action: sns:Publish\n",
+			"              Action:\n                - sns:Publish\n                - sqs:SendMessage\n",
+			`on Resource "*"`,
+		},
+		{
+			"no stream read",
+			"                - dynamodb:GetRecords\n",
+			"",
+			"no statement grants dynamodb:GetRecords",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.Count(string(data), c.old) != 1 {
+				t.Fatalf("template.yaml has %d copies of %q; update this test's mutation", strings.Count(string(data), c.old), c.old)
+			}
+			tp := parseTemplate(t, "mutated template.yaml", []byte(strings.Replace(string(data), c.old, c.new, 1)))
+			problems := fanoutProblems(tp)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, c.want) }) {
+				t.Errorf("mutation not caught: want a problem containing %q, got %q", c.want, problems)
 			}
 		})
 	}

@@ -136,4 +136,3 @@ func TestJobQueuesOneDigestPerWorkerPerWindow(t *testing.T) {
 		t.Fatalf("quiet-hours run = %+v, %v; want nothing queued", res, err)
 	}
 }
-

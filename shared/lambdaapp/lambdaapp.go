@@ -36,6 +36,10 @@ type Keys struct {
 type AWS struct {
 	// DynamoDBEndpoint points the client at DynamoDB Local in tests.
 	DynamoDBEndpoint string `env:"DYNAMODB_ENDPOINT"`
+	// SNSEndpoint points the SNS client at a local fake in tests. Only the
+	// fan-out function builds an SNS client (in its main.go, so that the
+	// other binaries do not link the SNS SDK).
+	SNSEndpoint string `env:"SNS_ENDPOINT"`
 }
 
 // Common is the configuration every function reads.
