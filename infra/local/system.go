@@ -17,6 +17,7 @@ import (
 	"gridcode/shared/area"
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
+	"gridcode/shared/digest"
 	"gridcode/shared/district"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/pii"
@@ -45,8 +46,10 @@ type System struct {
 	Settings *district.Settings
 	Seeded   bool // the demo district was loaded by this start
 
-	// Dispatcher delivers the outbox to Outbox; Deliver runs it.
+	// Dispatcher delivers the outbox to Outbox, and Digests queues grid
+	// workers' digests; Deliver runs both.
 	Dispatcher *alert.Dispatcher
+	Digests    *digest.Job
 	Outbox     *outbox.Provider
 	wake       chan struct{}
 }
@@ -95,6 +98,9 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	sys.Dispatcher = &alert.Dispatcher{
 		Ledger: store, Vault: vault, Provider: sys.Outbox, Limiter: ratelimit.NewLocal(SMSPerSecond), Now: now,
 	}
+	sys.Digests = &digest.Job{
+		Schedule: digest.DefaultSchedule, Grids: settings, Reports: store, Outbox: store, Vault: vault, Now: now, Retention: Retention,
+	}
 	staff := httpapi.Staff{Issuer: issuer, Now: now}
 	mux := http.NewServeMux()
 	httpapi.IntakeAPI{Intake: &report.Intake{
@@ -112,11 +118,19 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 func (s *System) Close() error { return errors.Join(s.Outbox.Close(), s.Store.Close()) }
 
 // Deliver is the local fan-out: it sends due alerts whenever a report
-// queues one, and every second for retries, until ctx ends.
+// queues one, and every second for retries; every minute it queues the
+// grid workers' digests. It runs until ctx ends.
 func (s *System) Deliver(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var digestsRun time.Time
 	for {
+		if time.Since(digestsRun) >= time.Minute {
+			digestsRun = time.Now()
+			if _, err := s.Digests.Run(ctx); err != nil {
+				slog.ErrorContext(ctx, "queue digests", "err", err)
+			}
+		}
 		for {
 			res, err := s.Dispatcher.DeliverDue(ctx, 500)
 			if err != nil {
