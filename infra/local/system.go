@@ -34,6 +34,9 @@ const Retention = 60 * 24 * time.Hour
 // SMSPerSecond is the local SMS budget, as the cloud's default.
 const SMSPerSecond = 20
 
+// StoreFile is the embedded store under the data dir.
+const StoreFile = "gridcode.db"
+
 // OutboxFile is where the local SMS provider writes, under the data dir.
 const OutboxFile = "sms-outbox.jsonl"
 
@@ -79,7 +82,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	if err != nil {
 		return nil, err
 	}
-	store, err := embedded.Open(filepath.Join(dataDir, "gridcode.db"), opts...)
+	store, err := embedded.Open(filepath.Join(dataDir, StoreFile), opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,17 @@ type Ledger interface {
 	Settle(ctx context.Context, id string, claimedUntil time.Time, o Outcome) error
 }
 
+// Replayer puts failed alerts back in the queue, for an operator who has
+// fixed the cause (a provider outage that outlasted the retries, a number
+// the person has since corrected).
+type Replayer interface {
+	// Failed lists failed alerts, oldest first.
+	Failed(ctx context.Context, limit int) ([]Alert, error)
+	// Requeue makes a failed alert pending again with fresh attempts; false
+	// if it is not failed (anymore).
+	Requeue(ctx context.Context, id string) (bool, error)
+}
+
 // Outbox takes alerts that are not written with a report: digests and,
 // later, health-code alerts.
 type Outbox interface {
@@ -65,6 +76,13 @@ func (a *Alert) Apply(o Outcome) {
 		at := o.At.UTC()
 		a.SettledAt = &at
 	}
+}
+
+// Requeue makes a failed alert pending again with fresh attempts; the old
+// reason is kept for the record.
+func (a *Alert) Requeue() {
+	a.Status, a.Attempts, a.NotBefore, a.SettledAt = Pending, 0, 0, nil
+	a.Reason = "replayed after: " + a.Reason
 }
 
 // Limiter makes the caller wait for its turn within the SMS budget.

@@ -17,10 +17,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"gridcode/infra/gen"
 	"gridcode/infra/local"
+	"gridcode/shared/alert"
 	"gridcode/shared/auth"
 	"gridcode/shared/secrets"
+	"gridcode/shared/store/dynamo"
+	"gridcode/shared/store/embedded"
 )
 
 const usage = `usage: gridcode <command> [flags]
@@ -30,6 +36,8 @@ commands:
   token   print a staff bearer token: token --role district_admin | --role grid_worker --grid <gridCode>
   gen     write a synthetic district as JSONL (gen -h)
   keys    print a fresh keyset JSON, for the cloud's SSM SecureString parameter
+  alerts  alerts replay [--alerts-table T] [id ...]: put failed alerts back in the queue
+          (all failed ones without ids; the local store unless --alerts-table names DynamoDB's)
 `
 
 func main() {
@@ -53,6 +61,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return gen.Command(args[1:], stdout)
 	case "keys":
 		return printKeys(stdout)
+	case "alerts":
+		return alerts(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -155,4 +165,57 @@ func printKeys(stdout io.Writer) error {
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(k)
+}
+
+// alerts replay re-queues failed alerts: after a provider outage that
+// outlasted the retries, or when the cloud's dead-letter queue reports a
+// batch the stream gave up on.
+func alerts(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "replay" {
+		return errors.New("usage: gridcode alerts replay [--alerts-table T] [--data-dir D] [id ...]")
+	}
+	fs := flag.NewFlagSet("alerts replay", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("DATA_DIR", ".data"), "data directory of the local store (env DATA_DIR)")
+	table := fs.String("alerts-table", "", "DynamoDB alerts table (default: the local store)")
+	limit := fs.Int("limit", 1000, "most alerts to replay when no ids are given")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	var replayer alert.Replayer
+	if *table != "" {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return err
+		}
+		replayer = dynamo.New(dynamodb.NewFromConfig(cfg), dynamo.Tables{Alerts: *table})
+	} else {
+		store, err := embedded.Open(filepath.Join(*dataDir, local.StoreFile))
+		if err != nil {
+			return fmt.Errorf("%w (is gridcode serve running? stop it first)", err)
+		}
+		defer store.Close()
+		replayer = store
+	}
+	ids := fs.Args()
+	if len(ids) == 0 {
+		failed, err := replayer.Failed(ctx, *limit)
+		if err != nil {
+			return err
+		}
+		for _, a := range failed {
+			ids = append(ids, a.ID)
+		}
+	}
+	replayed := 0
+	for _, id := range ids {
+		ok, err := replayer.Requeue(ctx, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			replayed++
+		}
+	}
+	fmt.Fprintf(stdout, "replayed %d of %d alerts; they go out on the next delivery pass\n", replayed, len(ids))
+	return nil
 }

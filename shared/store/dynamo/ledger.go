@@ -16,8 +16,9 @@ import (
 )
 
 var (
-	_ alert.Ledger = (*Store)(nil)
-	_ alert.Outbox = (*Store)(nil)
+	_ alert.Ledger   = (*Store)(nil)
+	_ alert.Outbox   = (*Store)(nil)
+	_ alert.Replayer = (*Store)(nil)
 )
 
 // Due implements alert.Ledger: pending alerts whose retry time has come,
@@ -187,6 +188,40 @@ func (s *Store) Enqueue(ctx context.Context, a alert.Alert) (bool, error) {
 	}
 	if err != nil {
 		return false, fmt.Errorf("enqueue alert %s: %w", a.ID, err)
+	}
+	return true, nil
+}
+
+// Failed implements alert.Replayer from the status index.
+func (s *Store) Failed(ctx context.Context, limit int) ([]alert.Alert, error) {
+	return s.queryStatus(ctx, alert.Failed, expression.AttributeExists(expression.Name("alertId")), limit)
+}
+
+// Requeue implements alert.Replayer: the alert is written back whole,
+// conditional on it still being failed.
+func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
+	a, err := s.Alert(ctx, id)
+	if err != nil || a.Status != alert.Failed {
+		return false, err
+	}
+	a.Requeue()
+	item, err := marshal(a)
+	if err != nil {
+		return false, fmt.Errorf("marshal alert %s: %w", id, err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.tables.Alerts),
+		Item:                      item,
+		ConditionExpression:       aws.String("#s = :failed"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": &types.AttributeValueMemberS{Value: string(alert.Failed)}},
+	})
+	var changed *types.ConditionalCheckFailedException
+	if errors.As(err, &changed) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("requeue alert %s: %w", id, err)
 	}
 	return true, nil
 }

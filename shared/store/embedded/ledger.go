@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -155,4 +156,37 @@ func (s *Store) Enqueue(ctx context.Context, a alert.Alert) (bool, error) {
 		return false, fmt.Errorf("enqueue alert %s: %w", a.ID, err)
 	}
 	return created, nil
+}
+
+// Failed implements alert.Replayer with a walk of all alerts: an operator's
+// command, not a hot path.
+func (s *Store) Failed(ctx context.Context, limit int) ([]alert.Alert, error) {
+	var out []alert.Alert
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAlerts).ForEach(func(k, v []byte) error {
+			var a alert.Alert
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("decode alert %s: %w", k, err)
+			}
+			if a.Status == alert.Failed {
+				out = append(out, a)
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b alert.Alert) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out[:min(limit, len(out))], err
+}
+
+// Requeue implements alert.Replayer.
+func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
+	var requeued bool
+	_, err := s.update(id, func(tx *bolt.Tx, a *alert.Alert) (bool, error) {
+		if requeued = a.Status == alert.Failed; !requeued {
+			return false, nil
+		}
+		a.Requeue()
+		return true, tx.Bucket(bucketAlertsDue).Put(dueKey(*a), nil)
+	})
+	return requeued, err
 }

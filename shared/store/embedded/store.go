@@ -35,6 +35,7 @@ var (
 	_ district.Store = (*Store)(nil)
 	_ alert.Ledger   = (*Store)(nil)
 	_ alert.Outbox   = (*Store)(nil)
+	_ alert.Replayer = (*Store)(nil)
 )
 
 // Option changes how the store is opened.

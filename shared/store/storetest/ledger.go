@@ -17,6 +17,7 @@ type LedgerStore interface {
 	Store
 	alert.Ledger
 	alert.Outbox
+	alert.Replayer
 }
 
 func seedAlert(t *testing.T, s LedgerStore, id string, at time.Time) report.Record {
@@ -165,6 +166,24 @@ func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 		}
 		if _, ok, _ := s.Claim(ctx, "r1.welcome", now.Add(time.Hour), now.Add(2*time.Hour)); ok {
 			t.Fatal("a failed alert was claimed again")
+		}
+
+		eventually(t, func() string {
+			failed, err := s.Failed(ctx, 10)
+			if err != nil || len(failed) != 1 || failed[0].ID != "r1.welcome" {
+				return fmt.Sprintf("failed = %v, %v; want r1.welcome", failed, err)
+			}
+			return ""
+		})
+		if ok, err := s.Requeue(ctx, "r1.welcome"); err != nil || !ok {
+			t.Fatalf("requeue = %v, %v", ok, err)
+		}
+		if ok, err := s.Requeue(ctx, "r1.welcome"); err != nil || ok {
+			t.Fatalf("second requeue = %v, %v; want nothing to do", ok, err)
+		}
+		a, ok, err := s.Claim(ctx, "r1.welcome", now.Add(time.Hour), now.Add(2*time.Hour))
+		if err != nil || !ok || a.Attempts != 1 || a.Reason != "replayed after: opted out" {
+			t.Fatalf("claim after replay = %+v, %v, %v", a, ok, err)
 		}
 	})
 
