@@ -37,8 +37,12 @@ func (s Schedule) WindowStart(t time.Time) time.Time {
 	return midnight.Add(local.Sub(midnight).Truncate(s.Window))
 }
 
-// Quiet says whether a digest due at t waits for the morning.
+// Quiet says whether a digest due at t waits for the morning. Equal start
+// and end hours mean no quiet hours.
 func (s Schedule) Quiet(t time.Time) bool {
+	if s.QuietStart == s.QuietEnd {
+		return false
+	}
 	h := t.In(dates.District).Hour()
 	if s.QuietStart > s.QuietEnd {
 		return h >= s.QuietStart || h < s.QuietEnd

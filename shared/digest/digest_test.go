@@ -136,3 +136,23 @@ func TestJobQueuesOneDigestPerWorkerPerWindow(t *testing.T) {
 		t.Fatalf("quiet-hours run = %+v, %v; want nothing queued", res, err)
 	}
 }
+
+func TestNewSchedule(t *testing.T) {
+	t.Parallel()
+	s, err := digest.NewSchedule(15*time.Minute, "23-6")
+	if err != nil || s.QuietStart != 23 || s.QuietEnd != 6 || !s.Quiet(at(5, 59)) || s.Quiet(at(6, 0)) {
+		t.Fatalf("NewSchedule = %+v, %v", s, err)
+	}
+	never, err := digest.NewSchedule(time.Hour, "")
+	if err != nil || never.Quiet(at(3, 0)) {
+		t.Fatalf("no quiet hours = %+v, %v", never, err)
+	}
+	for _, c := range []struct {
+		window time.Duration
+		quiet  string
+	}{{7 * time.Minute, "22-7"}, {30 * time.Second, "22-7"}, {time.Hour, "22"}, {time.Hour, "25-7"}, {time.Hour, "a-b"}} {
+		if _, err := digest.NewSchedule(c.window, c.quiet); err == nil {
+			t.Errorf("NewSchedule(%s, %q) accepted", c.window, c.quiet)
+		}
+	}
+}
