@@ -36,7 +36,7 @@ type Local struct {
 	next time.Time // earliest free slot
 }
 
-// Headroom is the share of the budget Local hands out. Its slots are exact,
+// Headroom is the share of the budget both limiters hand out. Slots are exact,
 // but a provider stamps a message a little after its slot; the 2% spare
 // keeps scheduling jitter from putting budget+1 messages into one second.
 const Headroom = 0.98

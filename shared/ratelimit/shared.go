@@ -62,6 +62,10 @@ func NewShared(api API, table string, mps int, now func() time.Time) *Shared {
 	if now == nil {
 		now = time.Now
 	}
+	if mps > 0 {
+		// The same headroom as Local, whole messages: 100 gives 98 slots a second.
+		mps = max(1, int(float64(mps)*Headroom))
+	}
 	s := &Shared{api: api, table: table, mps: mps, now: now}
 	s.waitUntil = func(ctx context.Context, slot time.Time) error { return sleepUntil(ctx, s.now, slot) }
 	return s

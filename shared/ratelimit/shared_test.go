@@ -130,6 +130,7 @@ func TestSharedSlots(t *testing.T) {
 			api.err = tc.apiErr
 			var log slotLog
 			s := NewShared(api, "slots", tc.mps, clock.now)
+			s.mps = tc.mps // the slot rules at exactly tc.mps, without Headroom
 			s.waitUntil = func(ctx context.Context, slot time.Time) error {
 				if now := clock.now(); slot.Before(now) {
 					t.Errorf("slot %v is %v in the past", slot.Sub(t0), now.Sub(slot))
@@ -185,6 +186,7 @@ func TestSharedRandomArrivals(t *testing.T) {
 			instances := make([]*Shared, 2)
 			for i := range instances {
 				s := NewShared(api, "sim", tc.mps, clock.now)
+				s.mps = tc.mps
 				s.waitUntil = func(_ context.Context, slot time.Time) error {
 					if now := clock.now(); slot.Before(now) {
 						t.Errorf("slot is %v in the past", now.Sub(slot))

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -176,4 +179,35 @@ func busiestSecond(times []time.Time) int {
 		best = max(best, hi-lo+1)
 	}
 	return best
+}
+
+// benchSharedBudget measures the cloud's limiter: two limiters, as two
+// Lambda instances, sharing one budget in DynamoDB Local.
+func benchSharedBudget(ctx context.Context, client *dynamodb.Client, waits, mps int) (row, error) {
+	const table = "bench-send-budget"
+	if _, err := client.CreateTable(ctx, ratelimit.TableSpec(table)); err != nil {
+		return row{}, err
+	}
+	instances := []*ratelimit.Shared{
+		ratelimit.NewShared(client, table, mps, time.Now),
+		ratelimit.NewShared(client, table, mps, time.Now),
+	}
+	granted := make([]time.Time, waits)
+	start := time.Now()
+	if _, err := bench.Parallel(waits, 32, func(i int) error {
+		if err := instances[i%2].Wait(ctx); err != nil {
+			return err
+		}
+		granted[i] = time.Now()
+		return nil
+	}); err != nil {
+		return row{}, err
+	}
+	achieved := float64(waits) / time.Since(start).Seconds()
+	return row{
+		what:     fmt.Sprintf("shared SMS budget on DynamoDB Local, 2 instances x 16 callers, %d sends", waits),
+		result:   fmt.Sprintf("%.1f MPS achieved, busiest 1 s window %d", achieved, busiestSecond(granted)),
+		baseline: fmt.Sprintf("budget %d MPS", mps),
+		ratio:    fmt.Sprintf("%.3f", achieved/float64(mps)),
+	}, nil
 }

@@ -111,8 +111,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	rows = append(rows, embeddedRows...)
 	if !o.skipDynamo {
-		r, err := benchDynamo(ctx, o, bodies, today)
+		endpoint, err := dynamolocal.Start()
 		if err != nil {
+			return err
+		}
+		defer dynamolocal.Stop()
+		client := dynamolocal.NewClient(endpoint)
+		r, err := benchDynamo(ctx, client, o, bodies, today)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+		if r, err = benchSharedBudget(ctx, client, o.budgetAlerts/2, o.budget/2); err != nil {
 			return err
 		}
 		rows = append(rows, r)
@@ -253,13 +263,7 @@ func rawRecords(n int) []rawRecord {
 	return out
 }
 
-func benchDynamo(ctx context.Context, o options, bodies func(int64, int) ([][]byte, error), today string) (row, error) {
-	endpoint, err := dynamolocal.Start()
-	if err != nil {
-		return row{}, err
-	}
-	defer dynamolocal.Stop()
-	client := dynamolocal.NewClient(endpoint)
+func benchDynamo(ctx context.Context, client *dynamodb.Client, o options, bodies func(int64, int) ([][]byte, error), today string) (row, error) {
 	tables := dynamo.Tables{Reports: "bench-reports", Alerts: "bench-alerts", Grids: "bench-grids", Rules: "bench-rules"}
 	if err := dynamo.CreateTables(ctx, client, tables); err != nil {
 		return row{}, err
