@@ -111,7 +111,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	go sys.Deliver(ctx)
-	fmt.Fprintf(stdout, "SMS go to %s and GET /dev/sms\n", filepath.Join(*dataDir, local.OutboxFile))
+	fmt.Fprintf(stdout, "SMS are written to %s and listed at GET /dev/sms\n", filepath.Join(*dataDir, local.OutboxFile))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
