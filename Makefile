@@ -1,11 +1,11 @@
 # gridcode: `make run` starts the whole system locally; `make test` runs every test.
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := intake reports directory fanout
+FUNCTIONS := intake reports directory fanout digest
 STATICCHECK := $(shell [ -x .cache/bin/staticcheck ] && echo .cache/bin/staticcheck || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
 
-.PHONY: run test lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction build-FanoutFunction
+.PHONY: run test lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction build-FanoutFunction build-DigestFunction
 
 run:
 	$(GO) run ./infra/cmd/gridcode serve
@@ -47,6 +47,8 @@ build-DirectoryFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/directory
 build-FanoutFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/fanout
+build-DigestFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/digest
 
 bench: tools
 	$(GO) run ./infra/cmd/bench

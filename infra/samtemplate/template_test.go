@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/goformation/v7"
@@ -26,6 +27,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	"gridcode/shared/digest"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/ratelimit"
 	"gridcode/shared/store/dynamo"
@@ -971,6 +973,199 @@ func TestFanoutChecksCatchMistakes(t *testing.T) {
 			}
 			tp := parseTemplate(t, "mutated template.yaml", []byte(strings.Replace(string(data), c.old, c.new, 1)))
 			problems := fanoutProblems(tp)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, c.want) }) {
+				t.Errorf("mutation not caught: want a problem containing %q, got %q", c.want, problems)
+			}
+		})
+	}
+}
+
+// digestID is the digest job: no HTTP routes, one schedule, and only the
+// reads and the one write its job makes.
+const digestID = "DigestFunction"
+
+// digestGrants are the DynamoDB actions the digest job calls, each on the
+// one resource it calls it on: the grids and rule sets (district.Settings),
+// a grid's reports by the grid index, and the conditional enqueue of a
+// digest alert.
+var digestGrants = []string{
+	"dynamodb:GetItem RulesTable",
+	"dynamodb:PutItem AlertsTable",
+	"dynamodb:Query ReportsTable/index/byGrid",
+	"dynamodb:Scan GridsTable",
+}
+
+// resourceName is a DynamoDB resource as "Table" or "Table/index/Name".
+func resourceName(r *yaml.Node) string {
+	switch r.Tag {
+	case "!GetAtt":
+		if id, ok := strings.CutSuffix(r.Value, ".Arn"); ok {
+			return id
+		}
+	case "!Sub":
+		if m := indexARN.FindStringSubmatch(r.Value); m != nil {
+			return m[1] + "/index/" + m[2]
+		}
+	}
+	return r.Tag + " " + r.Value
+}
+
+// digestProblems checks what the digest function needs beyond the checks
+// every function passes: exactly one schedule and no other trigger, the
+// schedule settings as parameters whose defaults the code accepts, and
+// exactly the DynamoDB grants its job uses.
+func digestProblems(tp template) []string {
+	var out []string
+	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	props := tp.resourceProps(digestID)
+	if props == nil {
+		return []string{digestID + " is not in template.yaml"}
+	}
+
+	var schedules []string
+	evs := get(props, "Events")
+	for i := 0; evs != nil && i+1 < len(evs.Content); i += 2 {
+		name, ev := evs.Content[i].Value, evs.Content[i+1]
+		typ := get(ev, "Type")
+		if typ == nil || typ.Value != "Schedule" {
+			kind := "<no Type>"
+			if typ != nil {
+				kind = typ.Value
+			}
+			if kind == "HttpApi" || kind == "Api" {
+				bad("%s: has an HTTP route %s; the digest job is not an API", digestID, name)
+			} else {
+				bad("%s: event %s is a %s; the digest job runs on its schedule only", digestID, name, kind)
+			}
+			continue
+		}
+		schedules = append(schedules, name)
+		sp := get(ev, "Properties")
+		if expr := get(sp, "Schedule"); expr == nil || !(strings.HasPrefix(expr.Value, "rate(") || strings.HasPrefix(expr.Value, "cron(")) {
+			bad("%s: schedule %s needs a Schedule of rate(...) or cron(...)", digestID, name)
+		}
+		if en := get(sp, "Enabled"); en != nil && en.Value != "true" {
+			bad("%s: schedule %s is not enabled (Enabled: %s)", digestID, name, en.Value)
+		}
+	}
+	if len(schedules) != 1 {
+		bad("%s: want exactly one Schedule event, got %d %v", digestID, len(schedules), schedules)
+	}
+
+	// The window and quiet hours are stack parameters; their defaults must
+	// be what digest.NewSchedule accepts, or the function never starts.
+	vars := get(get(props, "Environment"), "Variables")
+	defaults := map[string]string{}
+	for env, param := range map[string]string{"DIGEST_WINDOW": "DigestWindow", "QUIET_HOURS": "QuietHours"} {
+		v := get(vars, env)
+		if v == nil || v.Tag != "!Ref" || v.Value != param {
+			bad("%s: %s must be !Ref %s", digestID, env, param)
+			continue
+		}
+		def := get(get(get(tp.yaml, "Parameters"), param), "Default")
+		if def == nil {
+			bad("parameter %s has no Default", param)
+			continue
+		}
+		defaults[param] = def.Value
+	}
+	if w, q := defaults["DigestWindow"], defaults["QuietHours"]; w != "" {
+		window, err := time.ParseDuration(w)
+		if err == nil {
+			_, err = digest.NewSchedule(window, q)
+		}
+		if err != nil {
+			bad("the defaults DigestWindow %q and QuietHours %q are not a valid digest schedule: %v", w, q, err)
+		}
+	}
+
+	var grants []string
+	for _, doc := range items(get(props, "Policies")) {
+		for _, st := range items(get(doc, "Statement")) {
+			for _, a := range items(get(st, "Action")) {
+				if !strings.HasPrefix(strings.ToLower(a.Value), "dynamodb:") {
+					continue
+				}
+				for _, r := range items(get(st, "Resource")) {
+					grants = append(grants, a.Value+" "+resourceName(r))
+				}
+			}
+		}
+	}
+	slices.Sort(grants)
+	if diff := cmp.Diff(digestGrants, grants); diff != "" {
+		bad("%s: DynamoDB grants differ from what the digest job calls (-want +template):\n%s", digestID, diff)
+	}
+	return out
+}
+
+// Check 7: the digest function's schedule, parameters and grants.
+func TestDigestFunction(t *testing.T) {
+	for _, p := range digestProblems(loadTemplate(t)) {
+		t.Error(p)
+	}
+}
+
+// Each mistake in the digest function, made in a copy of template.yaml, is
+// caught.
+func TestDigestChecksCatchMistakes(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const events = "      Events:\n        EveryMinute:\n"
+	for _, c := range []struct {
+		name, old, new, want string
+	}{
+		{
+			"a second schedule",
+			events,
+			"      Events:\n        Nightly:\n          Type: Schedule\n          Properties:\n            Schedule: cron(0 23 * * ? *)\n        EveryMinute:\n",
+			"want exactly one Schedule event, got 2",
+		},
+		{
+			"no schedule",
+			"        EveryMinute:\n          Type: Schedule\n          Properties:\n            # Every minute, so a window's digests go out within a minute of\n            # its start whatever the window.\n            Schedule: rate(1 minute)\n            Description: Queue the grid workers' digests of the current window.\n            Enabled: true\n",
+			"        EveryMinute:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt AlertDeadLetterQueue.Arn\n",
+			"want exactly one Schedule event, got 0",
+		},
+		{
+			"an HTTP route",
+			events,
+			"      Events:\n        Run:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n            Method: POST\n            Path: /v1/digests\n        EveryMinute:\n",
+			"has an HTTP route Run",
+		},
+		{
+			"a disabled schedule",
+			"            Description: Queue the grid workers' digests of the current window.\n            Enabled: true\n",
+			"            Description: Queue the grid workers' digests of the current window.\n            Enabled: false\n",
+			"is not enabled",
+		},
+		{
+			"a write beyond the enqueue",
+			"            - Sid: EnqueueDigest\n              Effect: Allow\n              Action: dynamodb:PutItem\n",
+			"            - Sid: EnqueueDigest\n              Effect: Allow\n              Action:\n                - dynamodb:PutItem\n                - dynamodb:UpdateItem\n",
+			"dynamodb:UpdateItem AlertsTable",
+		},
+		{
+			"quiet hours the code refuses",
+			"    Default: \"22-7\"\n",
+			"    Default: \"22-24\"\n",
+			"not a valid digest schedule",
+		},
+		{
+			"a window the code refuses",
+			"    Default: 30m\n",
+			"    Default: 7m\n",
+			"not a valid digest schedule",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.Count(string(data), c.old) != 1 {
+				t.Fatalf("template.yaml has %d copies of %q; update this test's mutation", strings.Count(string(data), c.old), c.old)
+			}
+			tp := parseTemplate(t, "mutated template.yaml", []byte(strings.Replace(string(data), c.old, c.new, 1)))
+			problems := digestProblems(tp)
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, c.want) }) {
 				t.Errorf("mutation not caught: want a problem containing %q, got %q", c.want, problems)
 			}
