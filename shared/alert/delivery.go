@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,12 +63,18 @@ type Outcome struct {
 	Reason    string
 	RetryAt   time.Time
 	At        time.Time
+	// NotAttempted: nothing reached the provider, so the claim's attempt
+	// is given back.
+	NotAttempted bool
 }
 
 // Apply records an outcome on the alert: the one place an outcome changes
 // an alert, whichever store keeps it.
 func (a *Alert) Apply(o Outcome) {
 	a.Status, a.Reason, a.ClaimedUntil = o.Status, o.Reason, 0
+	if o.NotAttempted && a.Attempts > 0 {
+		a.Attempts--
+	}
 	switch o.Status {
 	case Pending:
 		a.NotBefore = o.RetryAt.UnixMilli()
@@ -82,8 +89,20 @@ func (a *Alert) Apply(o Outcome) {
 // reason is kept for the record.
 func (a *Alert) Requeue() {
 	a.Status, a.Attempts, a.NotBefore, a.SettledAt = Pending, 0, 0, nil
-	a.Reason = "replayed after: " + a.Reason
+	if !strings.HasPrefix(a.Reason, replayedPrefix) {
+		a.Reason = replayedPrefix + a.Reason
+	}
 }
+
+const replayedPrefix = "replayed after: "
+
+// GaveUp says whether a failed alert failed for want of retries rather
+// than for good (an invalid number): the ones worth replaying.
+func (a Alert) GaveUp() bool {
+	return a.Status == Failed && strings.HasPrefix(strings.TrimPrefix(a.Reason, replayedPrefix), gaveUpPrefix)
+}
+
+const gaveUpPrefix = "gave up after "
 
 // Limiter makes the caller wait for its turn within the SMS budget.
 type Limiter interface {
@@ -149,20 +168,22 @@ func (d *Dispatcher) Deliver(ctx context.Context, id string) (Status, error) {
 	if err != nil || !ok {
 		return "", err
 	}
-	o := d.send(ctx, a)
+	o := d.send(ctx, a, until)
 	// The outcome is recorded even when the caller is stopping: a message
 	// the provider took must not be left to look unsent.
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.sendTimeout())
 	defer cancel()
 	if err := d.Ledger.Settle(settleCtx, id, until, o); err != nil {
-		return "", fmt.Errorf("settle alert %s: %w", id, err)
+		return "", err
 	}
 	return o.Status, nil
 }
 
 // send makes one attempt and says what it came to. It never returns a
-// message's personal data in a reason.
-func (d *Dispatcher) send(ctx context.Context, a Alert) Outcome {
+// message's personal data in a reason. The claim runs until `until`: the
+// send must start early enough to finish within it, or another sender
+// could take the alert over while this one still sends.
+func (d *Dispatcher) send(ctx context.Context, a Alert, until time.Time) Outcome {
 	fail := func(reason string) Outcome { return Outcome{Status: Failed, Reason: reason, At: d.Now()} }
 	t, ok := lookup(a.Template)
 	if !ok {
@@ -180,10 +201,18 @@ func (d *Dispatcher) send(ctx context.Context, a Alert) Outcome {
 	if to == "" {
 		return fail("recipient is not a mobile number")
 	}
-	if err := d.Limiter.Wait(ctx); err != nil {
-		return d.retry(ctx, a, "rate limiter: "+err.Error())
+	// Waiting for a slot is not an attempt: a budget that is full, or a
+	// slot too late for the claim, puts the alert back as it was.
+	waitCtx, cancelWait := context.WithTimeout(ctx, until.Sub(d.Now())-d.sendTimeout()-settleMargin)
+	err = d.Limiter.Wait(waitCtx)
+	cancelWait()
+	if err != nil {
+		now := d.Now()
+		return Outcome{Status: Pending, Reason: "no send slot: " + err.Error(), RetryAt: now, At: now, NotAttempted: true}
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, d.sendTimeout())
+	// Once started, a Publish is not cancelled with the caller: a message
+	// the provider may already hold must get its answer recorded.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.sendTimeout())
 	defer cancel()
 	id, err := d.Provider.Send(sendCtx, sms.Message{
 		AlertID: a.ID, To: to, Template: t.Code, Params: a.Params, Text: text, Segments: Segments(text),
@@ -198,20 +227,21 @@ func (d *Dispatcher) send(ctx context.Context, a Alert) Outcome {
 	}
 }
 
+// settleMargin is the time kept after a send for recording it within the claim.
+const settleMargin = 5 * time.Second
+
 // retry puts an alert back with exponential backoff, or fails it for good
-// after MaxAttempts (the attempt just made counts). A sender that is being
-// stopped puts it back at once: that was not the message's fault.
+// after MaxAttempts (the attempt just made counts). A provider call that
+// timed out may have been delivered: that is the crash window's twin, and
+// retrying is the choice that loses nothing.
 func (d *Dispatcher) retry(ctx context.Context, a Alert, reason string) Outcome {
 	max := d.MaxAttempts
 	if max <= 0 {
 		max = 8
 	}
 	now := d.Now()
-	if ctx.Err() != nil {
-		return Outcome{Status: Pending, Reason: "sender stopped: " + reason, RetryAt: now, At: now}
-	}
 	if a.Attempts >= max {
-		return Outcome{Status: Failed, Reason: fmt.Sprintf("gave up after %d attempts: %s", a.Attempts, reason), At: now}
+		return Outcome{Status: Failed, Reason: fmt.Sprintf(gaveUpPrefix+"%d attempts: %s", a.Attempts, reason), At: now}
 	}
 	backoff := time.Second << min(a.Attempts, 9) // 2 s, 4 s, … up to about 8.5 min
 	return Outcome{Status: Pending, Reason: reason, RetryAt: now.Add(backoff), At: now}

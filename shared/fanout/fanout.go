@@ -57,11 +57,12 @@ type probe struct {
 const (
 	dynamoDBSource     = "aws:dynamodb"
 	scheduledEventType = "Scheduled Event"
-	// answerMargin is kept free before the invocation's deadline: deliveries
-	// stop (putting their alerts back) so that the handler can still answer
-	// with the records it did not finish, instead of timing out and having
-	// the whole batch retried.
-	answerMargin = 3 * time.Second
+	// answerMargin is kept free before the invocation's deadline: no new
+	// delivery starts, the ones in flight finish their provider call (up to
+	// the dispatcher's 10 s send timeout) and record it, and the handler
+	// still answers with the records it did not finish, instead of timing
+	// out and having the whole batch retried.
+	answerMargin = 20 * time.Second
 )
 
 // Handle is the function's handler: a stream batch returns its
@@ -195,8 +196,18 @@ func (h Handler) sweep(ctx context.Context) (SweepResult, error) {
 	if limit <= 0 {
 		limit = 500
 	}
-	res, err := h.Dispatcher.DeliverDue(ctx, limit)
-	out := SweepResult{Sent: res.Sent, Failed: res.Failed, Retried: res.Retried, Skipped: res.Skipped}
+	// Pass after pass until nothing is due or time runs short: after a
+	// stream outage the sweep is what catches up.
+	var out SweepResult
+	var err error
+	for ctx.Err() == nil {
+		var res alert.Result
+		res, err = h.Dispatcher.DeliverDue(ctx, limit)
+		out.Sent, out.Failed, out.Retried, out.Skipped = out.Sent+res.Sent, out.Failed+res.Failed, out.Retried+res.Retried, out.Skipped+res.Skipped
+		if err != nil || res.Sent+res.Failed+res.Retried < limit {
+			break
+		}
+	}
 	slog.InfoContext(ctx, "sweep", "sent", out.Sent, "failed", out.Failed, "retried", out.Retried, "skipped", out.Skipped, "err", err)
 	if err != nil {
 		return out, fmt.Errorf("sweep: %w", err)

@@ -103,12 +103,32 @@ func Open(path string, now func() time.Time, opts ...Option) (*Provider, error) 
 		o(p)
 	}
 	lines, err := p.readLines()
+	if err == nil {
+		err = p.endTornLine()
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	p.sent = len(lines)
 	return p, nil
+}
+
+// endTornLine closes a last line a crash left without its newline, so the
+// next Send starts a line of its own instead of gluing onto the torn one.
+func (p *Provider) endTornLine() error {
+	fi, err := p.f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := p.f.ReadAt(last, fi.Size()-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		_, err = p.f.Write([]byte{'\n'})
+	}
+	return err
 }
 
 // Send appends m as one line and returns its id, "local-<n>".
@@ -198,7 +218,7 @@ func (p *Provider) readLines() ([]Line, error) {
 	}
 	r := bufio.NewReader(io.NewSectionReader(p.f, 0, fi.Size()))
 	var lines []Line
-	for n := 1; ; n++ {
+	for {
 		b, err := r.ReadBytes('\n')
 		if errors.Is(err, io.EOF) {
 			return lines, nil // b, if any, is a torn line
@@ -211,7 +231,7 @@ func (p *Provider) readLines() ([]Line, error) {
 		}
 		var l Line
 		if err := json.Unmarshal(b, &l); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
+			continue // a line torn by a crash and closed on reopening
 		}
 		lines = append(lines, l)
 	}

@@ -180,6 +180,19 @@ func TestList(t *testing.T) {
 	if err != nil || len(lines) != 5 {
 		t.Errorf("List after reopen = %d lines, %v; want 5", len(lines), err)
 	}
+	// The next message gets a line of its own, and the file opens again.
+	if _, err := p2.Send(context.Background(), msg(6)); err != nil {
+		t.Fatal(err)
+	}
+	if lines, err := p2.List(0); err != nil || len(lines) != 6 || lines[0].AlertID != msg(6).AlertID {
+		t.Fatalf("after a send past the torn line: %d lines, %v", len(lines), err)
+	}
+	p2.Close()
+	p3, err := outbox.Open(path, tick())
+	if err != nil {
+		t.Fatalf("third open: %v", err)
+	}
+	p3.Close()
 }
 
 func TestHandler(t *testing.T) {
