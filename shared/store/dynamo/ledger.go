@@ -158,6 +158,14 @@ func (s *Store) Settle(ctx context.Context, id string, claimedUntil time.Time, o
 		}})
 	}
 	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var cancelled *types.TransactionCanceledException
+	if errors.As(err, &cancelled) && len(items) == 2 && len(cancelled.CancellationReasons) == 2 &&
+		aws.ToString(cancelled.CancellationReasons[0].Code) != "ConditionalCheckFailed" &&
+		aws.ToString(cancelled.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+		// The report expired with its retention: nothing to follow up, and
+		// the alert is settled all the same.
+		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items[:1]})
+	}
 	if cancelledFor(err, "ConditionalCheckFailed") {
 		return fmt.Errorf("settle alert %s: %w", id, alert.ErrClaimLost)
 	}

@@ -187,6 +187,29 @@ func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 		}
 	})
 
+	t.Run("a failed SMS of an expired report still settles", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		a := alert.Alert{ID: "gone.welcome", Template: alert.ReportWelcome.Code, RecipientSealed: []byte{1},
+			ReportID: "gone", GridCode: "g1", Status: alert.Pending, CreatedAt: base}
+		if _, err := s.Enqueue(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		until := now.Add(time.Minute)
+		if _, ok, err := s.Claim(ctx, a.ID, now, until); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		if err := s.Settle(ctx, a.ID, until, alert.Outcome{Status: alert.Failed, Reason: "invalid number", At: now}); err != nil {
+			t.Fatalf("settle without its report = %v", err)
+		}
+		if got, _ := s.Alert(ctx, a.ID); got.Status != alert.Failed {
+			t.Fatalf("status %s, want failed", got.Status)
+		}
+		if _, err := s.Get(ctx, "gone"); !errors.Is(err, report.ErrNotFound) {
+			t.Fatalf("settling created the missing report: %v", err)
+		}
+	})
+
 	t.Run("enqueue queues once", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
