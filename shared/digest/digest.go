@@ -146,7 +146,7 @@ func (j *Job) summarise(ctx context.Context, gridCode string, from, to time.Time
 		}
 		for _, r := range page.Records {
 			sum.New++
-			if r.RiskLevel == risk.High || r.RiskLevel == risk.Medium {
+			if r.RiskLevel == risk.High {
 				sum.High++
 			}
 			if r.FollowUp != "" {
@@ -183,25 +183,33 @@ func (j *Job) queue(ctx context.Context, g grid.Grid, w time.Time, sum Summary, 
 		return 0, fmt.Errorf("digest of grid %s: %w", g.Code, err)
 	}
 	queued := 0
-	for i, wk := range workers {
-		id := fmt.Sprintf("digest.%s.%d.%d", g.Code, i, w.Unix())
+	for _, wk := range workers {
+		lookup := report.PhoneLookup(j.Vault, wk.Phone)
+		id := AlertID(g.Code, lookup, w)
 		sealed, err := j.Vault.Seal([]byte(wk.Phone), id)
 		if err != nil {
-			return queued, err
+			return queued, fmt.Errorf("digest %s: %w", id, err)
 		}
 		created, err := j.Outbox.Enqueue(ctx, alert.Alert{
 			ID: id, Template: alert.GridDigest.Code, Params: params,
-			RecipientLookup: report.PhoneLookup(j.Vault, wk.Phone), RecipientSealed: sealed,
+			RecipientLookup: lookup, RecipientSealed: sealed,
 			GridCode: g.Code, Status: alert.Pending, CreatedAt: now.UTC(), ExpiresAt: now.Add(j.Retention).Unix(),
 		})
 		if err != nil {
-			return queued, err
+			return queued, fmt.Errorf("digest %s: %w", id, err)
 		}
 		if created {
 			queued++
 		}
 	}
 	return queued, nil
+}
+
+// AlertID names one worker's digest of one window. It is keyed by the
+// worker's phone lookup, not their place in the grid's list, so a worker
+// added or removed mid-window changes no one else's digest.
+func AlertID(gridCode, phoneLookup string, window time.Time) string {
+	return fmt.Sprintf("digest.%s.%s.%d", gridCode, phoneLookup[:min(12, len(phoneLookup))], window.Unix())
 }
 
 // gridLabel is the grid's name if it fits the template, else its code.

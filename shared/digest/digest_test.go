@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -107,9 +106,8 @@ func TestJobQueuesOneDigestPerWorkerPerWindow(t *testing.T) {
 	if err != nil || res.Grids != 1 || res.Queued != 2 {
 		t.Fatalf("Run = %+v, %v; want one grid, two workers", res, err)
 	}
-	w := at(9, 0).Unix()
 	for i, phone := range []string{"13700000001", "13700000002"} {
-		a, err := store.Alert(ctx, "digest.g1."+strconv.Itoa(i)+"."+strconv.FormatInt(w, 10))
+		a, err := store.Alert(ctx, digest.AlertID("g1", report.PhoneLookup(vault, phone), at(9, 0)))
 		if err != nil {
 			t.Fatal(err)
 		}
