@@ -121,19 +121,16 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 func (s *System) Close() error { return errors.Join(s.Outbox.Close(), s.Store.Close()) }
 
 // Deliver is the local fan-out: it sends due alerts whenever a report
-// queues one, and every second for retries; every minute it queues the
-// grid workers' digests. It runs until ctx ends.
+// queues one, and every second for retries; beside it, every minute, it
+// queues the grid workers' digests, so a long backlog does not hold them
+// up. It runs until ctx ends.
 func (s *System) Deliver(ctx context.Context) {
+	digests := make(chan struct{})
+	go func() { s.queueDigests(ctx); close(digests) }()
+	defer func() { <-digests }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var digestsRun time.Time
 	for {
-		if time.Since(digestsRun) >= time.Minute {
-			digestsRun = time.Now()
-			if _, err := s.Digests.Run(ctx); err != nil {
-				slog.ErrorContext(ctx, "queue digests", "err", err)
-			}
-		}
 		for {
 			res, err := s.Dispatcher.DeliverDue(ctx, 500)
 			if err != nil {
@@ -147,6 +144,21 @@ func (s *System) Deliver(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *System) queueDigests(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if _, err := s.Digests.Run(ctx); err != nil {
+			slog.ErrorContext(ctx, "queue digests", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
 		case <-tick.C:
 		}
 	}
