@@ -167,9 +167,9 @@ func printKeys(stdout io.Writer) error {
 	return json.NewEncoder(stdout).Encode(k)
 }
 
-// alerts replay re-queues failed alerts: after a provider outage that
-// outlasted the retries, or when the cloud's dead-letter queue reports a
-// batch the stream gave up on.
+// alerts replay re-queues failed alerts after a provider outage that
+// outlasted the retries. Without ids it takes the ones that ran out of
+// retries, not those that failed for good (an invalid number).
 func alerts(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "replay" {
 		return errors.New("usage: gridcode alerts replay [--alerts-table T] [--data-dir D] [id ...]")
@@ -203,19 +203,21 @@ func alerts(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		for _, a := range failed {
-			ids = append(ids, a.ID)
+			if a.GaveUp() {
+				ids = append(ids, a.ID)
+			}
 		}
 	}
 	replayed := 0
+	var errs []error
 	for _, id := range ids {
 		ok, err := replayer.Requeue(ctx, id)
 		if err != nil {
-			return err
-		}
-		if ok {
+			errs = append(errs, err)
+		} else if ok {
 			replayed++
 		}
 	}
 	fmt.Fprintf(stdout, "replayed %d of %d alerts; they go out on the next delivery pass\n", replayed, len(ids))
-	return nil
+	return errors.Join(errs...)
 }

@@ -22,17 +22,22 @@ func TestAlertsReplayRequeuesFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := alert.Alert{ID: "digest.g1.0.1", Template: alert.GridDigest.Code, RecipientSealed: []byte{1}, Status: alert.Pending, CreatedAt: now}
-	if _, err := sys.Store.Enqueue(ctx, a); err != nil {
-		t.Fatal(err)
+	fail := func(id, reason string) alert.Alert {
+		a := alert.Alert{ID: id, Template: alert.GridDigest.Code, RecipientSealed: []byte{1}, Status: alert.Pending, CreatedAt: now}
+		if _, err := sys.Store.Enqueue(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		until := now.Add(time.Minute)
+		if _, ok, err := sys.Store.Claim(ctx, a.ID, now, until); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		if err := sys.Store.Settle(ctx, a.ID, until, alert.Outcome{Status: alert.Failed, Reason: reason, At: now}); err != nil {
+			t.Fatal(err)
+		}
+		return a
 	}
-	until := now.Add(time.Minute)
-	if _, ok, err := sys.Store.Claim(ctx, a.ID, now, until); err != nil || !ok {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
-	if err := sys.Store.Settle(ctx, a.ID, until, alert.Outcome{Status: alert.Failed, Reason: "provider down", At: now}); err != nil {
-		t.Fatal(err)
-	}
+	a := fail("digest.g1.a.1", "gave up after 8 attempts: provider down")
+	invalid := fail("digest.g1.b.1", "sns: invalid phone number: sms: permanent failure")
 	sys.Close()
 
 	var out bytes.Buffer
@@ -50,6 +55,9 @@ func TestAlertsReplayRequeuesFailed(t *testing.T) {
 	got, err := sys.Store.Alert(ctx, a.ID)
 	if err != nil || got.Status != alert.Pending || got.Attempts != 0 {
 		t.Fatalf("after replay = %+v, %v", got, err)
+	}
+	if got, _ := sys.Store.Alert(ctx, invalid.ID); got.Status != alert.Failed {
+		t.Fatalf("a permanent failure was replayed: %+v", got)
 	}
 }
 
