@@ -229,15 +229,18 @@ func TestReporterGetsTheSMSOnce(t *testing.T) {
 		Params                      map[string]string
 		Segments                    int
 	}
+	// The wake-up after each report sends it at once (about 0.1 s here);
+	// the bound is generous so a loaded machine does not fail the test.
 	var sent []line
-	deadline := time.Now().Add(2 * time.Second)
-	for len(sent) == 0 && time.Now().Before(deadline) {
+	began := time.Now()
+	for len(sent) == 0 && time.Since(began) < 10*time.Second {
 		time.Sleep(20 * time.Millisecond)
 		e.do("GET", "/dev/sms", "", "", nil, &sent)
 	}
 	if len(sent) != 1 {
-		t.Fatalf("%d SMS within 2 s of the 201, want 1", len(sent))
+		t.Fatalf("%d SMS within 10 s of the 201, want 1", len(sent))
 	}
+	t.Logf("the SMS was in the outbox %v after the 201", time.Since(began).Round(10*time.Millisecond))
 	got := sent[0]
 	if got.AlertID != r.ReportID+".welcome" || got.To != "+8613800138000" || got.Segments != 1 ||
 		!strings.HasPrefix(got.Text, "【蓬江防疫】") || !strings.Contains(got.Text, got.Params["action"]) {
