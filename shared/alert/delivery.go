@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -223,7 +222,7 @@ func (d *Dispatcher) send(ctx context.Context, a Alert, until time.Time) Outcome
 	case errors.Is(err, sms.ErrPermanent):
 		return fail(err.Error())
 	default:
-		return d.retry(ctx, a, err.Error())
+		return d.retry(a, err.Error())
 	}
 }
 
@@ -234,7 +233,7 @@ const settleMargin = 5 * time.Second
 // after MaxAttempts (the attempt just made counts). A provider call that
 // timed out may have been delivered: that is the crash window's twin, and
 // retrying is the choice that loses nothing.
-func (d *Dispatcher) retry(ctx context.Context, a Alert, reason string) Outcome {
+func (d *Dispatcher) retry(a Alert, reason string) Outcome {
 	max := d.MaxAttempts
 	if max <= 0 {
 		max = 8
@@ -289,8 +288,5 @@ feed:
 	}
 	close(ids)
 	wg.Wait()
-	if len(errs) > 0 {
-		slog.WarnContext(ctx, "some alerts could not be settled", "count", len(errs))
-	}
 	return res, errors.Join(errs...)
 }
