@@ -136,7 +136,7 @@ func (s *System) Deliver(ctx context.Context) {
 			if err != nil {
 				slog.ErrorContext(ctx, "deliver alerts", "err", err)
 			}
-			if err != nil || res.Sent+res.Failed+res.Retried == 0 {
+			if err != nil || res.Handled() == 0 {
 				break
 			}
 		}

@@ -138,10 +138,22 @@ func orDefault(v, def time.Duration) time.Duration {
 
 // Result counts what one pass did.
 type Result struct {
-	Sent, Failed, Retried, Skipped int
+	Sent    int `json:"sent"`
+	Failed  int `json:"failed"`
+	Retried int `json:"retried"`
+	Skipped int `json:"skipped"` // another sender had it, or it was not due
 }
 
-func (r *Result) add(o Status) {
+// Merge adds the counts of another pass.
+func (r *Result) Merge(o Result) {
+	r.Sent, r.Failed, r.Retried, r.Skipped = r.Sent+o.Sent, r.Failed+o.Failed, r.Retried+o.Retried, r.Skipped+o.Skipped
+}
+
+// Handled is how many alerts a pass took (sent, failed or put back).
+func (r Result) Handled() int { return r.Sent + r.Failed + r.Retried }
+
+// Add counts what became of one alert.
+func (r *Result) Add(o Status) {
 	switch o {
 	case Sent:
 		r.Sent++
@@ -246,47 +258,59 @@ func (d *Dispatcher) retry(a Alert, reason string) Outcome {
 	return Outcome{Status: Pending, Reason: reason, RetryAt: now.Add(backoff), At: now}
 }
 
-// DeliverDue sends the alerts due now, up to limit, on Workers goroutines.
-// One alert's failure does not stop the others; ledger errors are joined.
+// DeliverDue sends the alerts due now, up to limit. One alert's failure
+// does not stop the others; ledger errors are joined.
 func (d *Dispatcher) DeliverDue(ctx context.Context, limit int) (Result, error) {
 	due, err := d.Ledger.Due(ctx, d.Now(), limit)
 	if err != nil {
 		return Result{}, fmt.Errorf("list due alerts: %w", err)
 	}
+	ids := make([]string, len(due))
+	for i, a := range due {
+		ids[i] = a.ID
+	}
+	res, errs := d.DeliverAll(ctx, ids)
+	return res, errors.Join(errs...)
+}
+
+// DeliverAll delivers the alerts on Workers goroutines. errs[i] is the
+// ledger error of ids[i], if any. Once ctx ends no further delivery starts,
+// and the ones not started carry ctx's error.
+func (d *Dispatcher) DeliverAll(ctx context.Context, ids []string) (Result, []error) {
 	workers := d.Workers
 	if workers <= 0 {
 		workers = 8
 	}
-	ids := make(chan string)
+	errs := make([]error, len(ids))
+	next := make(chan int)
 	var mu sync.Mutex
 	var res Result
-	var errs []error
 	var wg sync.WaitGroup
-	for range min(workers, len(due)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range ids {
-				status, err := d.Deliver(ctx, id)
+	for range min(workers, len(ids)) {
+		wg.Go(func() {
+			for i := range next {
+				status, err := d.Deliver(ctx, ids[i])
 				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					res.add(status)
+				if errs[i] = err; err == nil {
+					res.Add(status)
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
-feed:
-	for _, a := range due {
+	for i := range ids {
 		select {
-		case ids <- a.ID:
+		case next <- i:
+			continue
 		case <-ctx.Done():
-			break feed
 		}
+		// Not started: the caller reports these back for another try.
+		for j := i; j < len(ids); j++ {
+			errs[j] = ctx.Err()
+		}
+		break
 	}
-	close(ids)
+	close(next)
 	wg.Wait()
-	return res, errors.Join(errs...)
+	return res, errs
 }

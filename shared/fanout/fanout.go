@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -35,14 +34,6 @@ type Handler struct {
 	Dispatcher *alert.Dispatcher
 	SweepLimit int // alerts one sweep takes at most; default 500
 	Workers    int // concurrent deliveries of one stream batch; default 8
-}
-
-// SweepResult is what a scheduled invocation returns.
-type SweepResult struct {
-	Sent    int `json:"sent"`
-	Failed  int `json:"failed"`
-	Retried int `json:"retried"`
-	Skipped int `json:"skipped"`
 }
 
 // probe is the part of a payload that says what event it is.
@@ -66,7 +57,7 @@ const (
 )
 
 // Handle is the function's handler: a stream batch returns its
-// events.DynamoDBEventResponse, a scheduled event a SweepResult.
+// events.DynamoDBEventResponse, a scheduled event an alert.Result.
 func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -130,41 +121,24 @@ func (h Handler) stream(ctx context.Context, ev events.DynamoDBEvent) events.Dyn
 			jobs = append(jobs, job{seq: r.Change.SequenceNumber, id: id})
 		}
 	}
-	workers := h.Workers
-	if workers <= 0 {
-		workers = 8
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.id
 	}
-	failed := make([]bool, len(jobs))
-	var res alert.Result
-	var mu sync.Mutex
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, len(jobs)) {
-		wg.Go(func() {
-			for i := range next {
-				status, err := h.Dispatcher.Deliver(ctx, jobs[i].id)
-				mu.Lock()
-				if err != nil {
-					failed[i] = true
-				} else {
-					count(&res, status)
-				}
-				mu.Unlock()
-				if err != nil {
-					slog.ErrorContext(ctx, "deliver alert", "alertId", jobs[i].id, "err", err)
-				}
-			}
-		})
+	d := *h.Dispatcher
+	if h.Workers > 0 {
+		d.Workers = h.Workers
 	}
-	for i := range jobs {
-		next <- i
+	res, errs := d.DeliverAll(ctx, ids)
+	for i, err := range errs {
+		if err != nil {
+			slog.ErrorContext(ctx, "deliver alert", "alertId", jobs[i].id, "err", err)
+		}
 	}
-	close(next)
-	wg.Wait()
 
 	out := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	for i, f := range failed {
-		if f {
+	for i, err := range errs {
+		if err != nil {
 			out.BatchItemFailures = append(out.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: jobs[i].seq})
 		}
 	}
@@ -174,37 +148,22 @@ func (h Handler) stream(ctx context.Context, ev events.DynamoDBEvent) events.Dyn
 	return out
 }
 
-// count adds what became of one alert; an empty status means another
-// sender had it, or it was not due.
-func count(r *alert.Result, s alert.Status) {
-	switch s {
-	case alert.Sent:
-		r.Sent++
-	case alert.Failed:
-		r.Failed++
-	case alert.Pending:
-		r.Retried++
-	default:
-		r.Skipped++
-	}
-}
-
 // sweep sends what is due: retries whose time has come and alerts whose
 // sender's lease ran out.
-func (h Handler) sweep(ctx context.Context) (SweepResult, error) {
+func (h Handler) sweep(ctx context.Context) (alert.Result, error) {
 	limit := h.SweepLimit
 	if limit <= 0 {
 		limit = 500
 	}
 	// Pass after pass until nothing is due or time runs short: after a
 	// stream outage the sweep is what catches up.
-	var out SweepResult
+	var out alert.Result
 	var err error
 	for ctx.Err() == nil {
 		var res alert.Result
 		res, err = h.Dispatcher.DeliverDue(ctx, limit)
-		out.Sent, out.Failed, out.Retried, out.Skipped = out.Sent+res.Sent, out.Failed+res.Failed, out.Retried+res.Retried, out.Skipped+res.Skipped
-		if err != nil || res.Sent+res.Failed+res.Retried < limit {
+		out.Merge(res)
+		if err != nil || res.Handled() < limit {
 			break
 		}
 	}

@@ -261,7 +261,7 @@ func TestSweep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(fanout.SweepResult{Sent: 1, Failed: 1}, out); diff != "" {
+		if diff := cmp.Diff(alert.Result{Sent: 1, Failed: 1}, out); diff != "" {
 			t.Errorf("sweep result (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff(map[string][]string{alertOK: {"+86" + phoneOK}}, f.sentTo(t)); diff != "" {
@@ -272,7 +272,7 @@ func TestSweep(t *testing.T) {
 		}
 		// Nothing left due: a second sweep sends nothing.
 		out, err = f.h.Handle(ctx, raw)
-		if err != nil || out != (fanout.SweepResult{}) {
+		if err != nil || out != (alert.Result{}) {
 			t.Errorf("second sweep: %+v, err %v; want nothing done", out, err)
 		}
 	})

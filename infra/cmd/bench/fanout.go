@@ -75,7 +75,7 @@ func (f *fanoutFixture) drain(ctx context.Context, n int) (time.Duration, []outb
 		if err != nil {
 			return 0, nil, err
 		}
-		if res.Sent+res.Failed+res.Retried == 0 {
+		if res.Handled() == 0 {
 			break
 		}
 	}
