@@ -36,6 +36,7 @@ const (
 	fanoutPhoneOK       = "13800138000" // accepted at once
 	fanoutPhoneThrottle = "13912345678" // throttled once, then accepted
 	fanoutPhoneInvalid  = "13700137000" // refused as an invalid number
+	fanoutPhoneOptedOut = "13600136000" // opted out of SMS from the account
 	fanoutAction        = "三天三检并居家健康监测"
 )
 
@@ -46,12 +47,15 @@ type publish struct {
 }
 
 // fakeSNS speaks the SNS query protocol (form POST, XML answers). Each
-// phone number may have a script of error codes to answer first.
+// phone number may have a script of error codes to answer first, and may be
+// opted out (CheckIfPhoneNumberIsOptedOut answers false for the others).
 type fakeSNS struct {
-	mu     sync.Mutex
-	script map[string][]string // E.164 -> error codes, answered in order
-	got    []publish
-	ids    int
+	mu       sync.Mutex
+	script   map[string][]string // E.164 -> error codes, answered in order
+	optedOut map[string]bool     // E.164 -> opted out
+	got      []publish
+	checks   []string // the number of each opt-out check, in order
+	ids      int
 }
 
 func (f *fakeSNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +64,10 @@ func (f *fakeSNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
+	if form.Get("Action") == "CheckIfPhoneNumberIsOptedOut" {
+		f.check(w, form.Get("phoneNumber"))
+		return
+	}
 	if form.Get("Action") != "Publish" {
 		http.Error(w, "unexpected action "+form.Get("Action"), http.StatusBadRequest)
 		return
@@ -100,16 +108,34 @@ func (f *fakeSNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// check answers CheckIfPhoneNumberIsOptedOut for number.
+func (f *fakeSNS) check(w http.ResponseWriter, number string) {
+	f.mu.Lock()
+	f.checks = append(f.checks, number)
+	out := f.optedOut[number]
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", "r")
+	fmt.Fprintf(w, `<CheckIfPhoneNumberIsOptedOutResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><CheckIfPhoneNumberIsOptedOutResult><isOptedOut>%t</isOptedOut></CheckIfPhoneNumberIsOptedOutResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CheckIfPhoneNumberIsOptedOutResponse>`, out)
+}
+
 func snsError(code, msg string) string {
 	return `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>` + code +
 		`</Code><Message>` + msg + `</Message></Error><RequestId>r</RequestId></ErrorResponse>`
 }
 
-// requests returns what was received so far.
+// requests returns the Publish requests received so far.
 func (f *fakeSNS) requests() []publish {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]publish(nil), f.got...)
+}
+
+// checked returns the numbers of the opt-out checks received so far.
+func (f *fakeSNS) checked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.checks...)
 }
 
 // fanoutSystem is the fan-out function under the emulator, its tables and
@@ -204,6 +230,20 @@ func TestFanout(t *testing.T) {
 	if r, err := s.store.Get(ctx, "rfanoutbad"); err != nil || r.FollowUp != report.FollowUpCall {
 		t.Errorf("report of the undelivered SMS: followUp %q (err %v), want %s", r.FollowUp, err, report.FollowUpCall)
 	}
+
+	// An opted-out number: the check catches it, nothing is published, the
+	// alert fails for good and the grid worker is told to call.
+	s.sns.mu.Lock()
+	s.sns.optedOut["+86"+fanoutPhoneOptedOut] = true
+	s.sns.mu.Unlock()
+	outID := s.addReport(ctx, t, "rfanoutout", fanoutPhoneOptedOut)
+	s.invokeStream(ctx, t, s.streamEvent(ctx, t, "INSERT", outID))
+	if a := s.alert(ctx, t, outID); a.Status != alert.Failed || !strings.Contains(a.Reason, "opted out") || a.SettledAt == nil || a.MessageID != "" {
+		t.Errorf("opted-out number %s: status %s, reason %q, messageId %q; want failed as opted out, with no message", outID, a.Status, a.Reason, a.MessageID)
+	}
+	if r, err := s.store.Get(ctx, "rfanoutout"); err != nil || r.FollowUp != report.FollowUpCall {
+		t.Errorf("report of the opted-out number: followUp %q (err %v), want %s", r.FollowUp, err, report.FollowUpCall)
+	}
 	s.invokeSweep(ctx, t)
 
 	wantAll := []publish{
@@ -213,14 +253,22 @@ func TestFanout(t *testing.T) {
 		{PhoneNumber: "+86" + fanoutPhoneInvalid, Message: text, SMSType: "Transactional", Answer: "InvalidParameter"},
 	}
 	if diff := cmp.Diff(wantAll, s.sns.requests()); diff != "" {
-		t.Errorf("every Publish request (-want +got):\n%s", diff)
+		t.Errorf("every Publish request (-want +got), none to the opted-out number:\n%s", diff)
+	}
+	// One opt-out check before each Publish, and one for the opted-out number.
+	wantChecks := []string{
+		"+86" + fanoutPhoneOK, "+86" + fanoutPhoneThrottle, "+86" + fanoutPhoneThrottle,
+		"+86" + fanoutPhoneInvalid, "+86" + fanoutPhoneOptedOut,
+	}
+	if diff := cmp.Diff(wantChecks, s.sns.checked()); diff != "" {
+		t.Errorf("every opt-out check (-want +got):\n%s", diff)
 	}
 
 	out := s.emu.Output()
 	if !strings.Contains(out, `"message":"stream batch"`) || !strings.Contains(out, `"requestId":"`) {
 		t.Errorf("no stream batch log line with a request id in the output:\n%s", out)
 	}
-	for _, p := range []string{fanoutPhoneOK, fanoutPhoneThrottle, fanoutPhoneInvalid} {
+	for _, p := range []string{fanoutPhoneOK, fanoutPhoneThrottle, fanoutPhoneInvalid, fanoutPhoneOptedOut} {
 		if strings.Contains(out, p) {
 			t.Errorf("the fan-out's logs contain the phone number %s:\n%s", p, out)
 		}
@@ -229,7 +277,7 @@ func TestFanout(t *testing.T) {
 
 func startFanout(ctx context.Context, t *testing.T) *fanoutSystem {
 	t.Helper()
-	s := &fanoutSystem{sns: &fakeSNS{script: map[string][]string{}}}
+	s := &fanoutSystem{sns: &fakeSNS{script: map[string][]string{}, optedOut: map[string]bool{}}}
 	var err error
 	if s.streamFixture, err = os.ReadFile(filepath.Join("testdata", "dynamodb-stream-event.json")); err != nil {
 		t.Fatal(err)

@@ -790,6 +790,20 @@ func TestTablesMatchTableSpecs(t *testing.T) {
 // schedule, and the only function that may send SMS.
 const fanoutID = "FanoutFunction"
 
+// smsActions are what sending an SMS to a phone number takes: the opt-out
+// check before Publish, and Publish. Neither has a resource to name, so
+// they are the only actions any statement may grant on Resource "*", and
+// only the fan-out's.
+var smsActions = []string{"sns:CheckIfPhoneNumberIsOptedOut", "sns:Publish"}
+
+// grantsAction reports whether the IAM action pattern (case-insensitive,
+// with * and ? wildcards) covers action.
+func grantsAction(pattern, action string) bool {
+	re := "(?i)^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	ok, err := regexp.MatchString(re, action)
+	return err == nil && ok
+}
+
 // fanoutProblems checks what the fan-out function needs beyond the checks
 // every function passes: its tables, its trigger, its DLQ, the spend alarm,
 // and that nothing else may publish SMS.
@@ -809,8 +823,9 @@ func fanoutProblems(tp template) []string {
 		bad("%s: its env vars name tables %v, want %v", fanoutID, got, want)
 	}
 
-	// sns:Publish to a phone number needs Resource "*": only this function
-	// may have it, and a "*" resource may carry nothing else.
+	// sns:Publish to a phone number and sns:CheckIfPhoneNumberIsOptedOut
+	// need Resource "*": only this function may have them, and a "*"
+	// resource may carry exactly these two and nothing else.
 	for id := range tp.cfn.GetAllServerlessFunctionResources() {
 		for _, doc := range items(get(tp.resourceProps(id), "Policies")) {
 			for _, st := range items(get(doc, "Statement")) {
@@ -820,29 +835,31 @@ func fanoutProblems(tp template) []string {
 					name = sid.Value
 				}
 				var actions []string
-				publishes := false
 				for _, a := range items(get(st, "Action")) {
 					actions = append(actions, a.Value)
-					if v := strings.ToLower(a.Value); v == "sns:publish" || v == "sns:*" || v == "*" {
-						publishes = true
+					for _, sms := range smsActions {
+						if grantsAction(a.Value, sms) && id != fanoutID {
+							bad("%s: statement %q grants %s (as %q); only %s may send SMS", id, name, sms, a.Value, fanoutID)
+						}
 					}
 				}
-				if publishes && id != fanoutID {
-					bad("%s: statement %q grants sns:Publish; only %s may send SMS", id, name, fanoutID)
-				}
+				sorted := slices.Sorted(slices.Values(actions))
 				for _, r := range items(get(st, "Resource")) {
-					if r.Value == "*" && !isIntrinsic(r) && !slices.Equal(actions, []string{"sns:Publish"}) {
-						bad(`%s: statement %q grants %v on Resource "*"; only sns:Publish (SMS to a phone number) has no narrower resource`, id, name, actions)
+					if r.Value == "*" && !isIntrinsic(r) && (id != fanoutID || !slices.Equal(sorted, smsActions)) {
+						bad(`%s: statement %q grants %v on Resource "*"; only %s's %v (SMS to a phone number) have no narrower resource`, id, name, actions, fanoutID, smsActions)
 					}
 				}
 			}
 		}
 	}
-	publishes, readsStream := false, false
+	granted := map[string]bool{}
+	readsStream := false
 	for _, doc := range items(get(props, "Policies")) {
 		for _, st := range items(get(doc, "Statement")) {
 			for _, a := range items(get(st, "Action")) {
-				publishes = publishes || a.Value == "sns:Publish"
+				if slices.Contains(smsActions, a.Value) {
+					granted[a.Value] = true
+				}
 				if a.Value == "dynamodb:GetRecords" {
 					for _, r := range items(get(st, "Resource")) {
 						readsStream = readsStream || (r.Tag == "!GetAtt" && r.Value == "AlertsTable.StreamArn")
@@ -851,8 +868,10 @@ func fanoutProblems(tp template) []string {
 			}
 		}
 	}
-	if !publishes {
-		bad("%s: no statement grants sns:Publish", fanoutID)
+	for _, a := range smsActions {
+		if !granted[a] {
+			bad("%s: no statement grants %s", fanoutID, a)
+		}
 	}
 	if !readsStream {
 		bad("%s: no statement grants dynamodb:GetRecords on !GetAtt AlertsTable.StreamArn", fanoutID)
@@ -955,10 +974,46 @@ func TestFanoutChecksCatchMistakes(t *testing.T) {
 			"must keep messages 14 days",
 		},
 		{
+			"another function may check opt-outs",
+			"            - Sid: ReadExistingReport\n",
+			"            - Sid: OptOuts\n              Effect: Allow\n              Action: sns:CheckIfPhoneNumberIsOptedOut\n              Resource: \"*\"\n            - Sid: ReadExistingReport\n",
+			"IntakeFunction: statement \"OptOuts\" grants sns:CheckIfPhoneNumberIsOptedOut",
+		},
+		{
+			"another function may publish by a wildcard action",
+			"            - Sid: ReadExistingReport\n",
+			"            - Sid: Sms\n              Effect: Allow\n              Action: SNS:Pub*\n              Resource: !Ref AWS::NoValue\n            - Sid: ReadExistingReport\n",
+			"IntakeFunction: statement \"Sms\" grants sns:Publish",
+		},
+		{
+			"another function has the SMS statement on Resource \"*\"",
+			"            - Sid: ReadExistingReport\n",
+			"            - Sid: Sms\n              Effect: Allow\n              Action:\n                - sns:Publish\n                - sns:CheckIfPhoneNumberIsOptedOut\n              Resource: \"*\"\n            - Sid: ReadExistingReport\n",
+			`IntakeFunction: statement "Sms" grants [sns:Publish sns:CheckIfPhoneNumberIsOptedOut] on Resource "*"`,
+		},
+		{
 			"a wildcard resource for more than SMS",
-			"              Action: sns:Publish\n",
-			"              Action:\n                - sns:Publish\n                - sqs:SendMessage\n",
+			"                - sns:CheckIfPhoneNumberIsOptedOut\n",
+			"                - sns:CheckIfPhoneNumberIsOptedOut\n                - sqs:SendMessage\n",
 			`on Resource "*"`,
+		},
+		{
+			"a wildcard action on the SMS resource",
+			"                - sns:CheckIfPhoneNumberIsOptedOut\n",
+			"                - sns:*\n",
+			`FanoutFunction: statement "SendSms" grants [sns:Publish sns:*] on Resource "*"`,
+		},
+		{
+			"no opt-out check",
+			"                - sns:CheckIfPhoneNumberIsOptedOut\n",
+			"",
+			"no statement grants sns:CheckIfPhoneNumberIsOptedOut",
+		},
+		{
+			"no publish",
+			"                - sns:Publish\n                - sns:CheckIfPhoneNumberIsOptedOut\n",
+			"                - sns:CheckIfPhoneNumberIsOptedOut\n",
+			"no statement grants sns:Publish",
 		},
 		{
 			"no stream read",

@@ -15,6 +15,14 @@
 //     "OptedOut" (OptedOutException) is modelled for the sandbox operations,
 //     not for Publish; it is still mapped here in case SNS starts sending it.
 //
+// So Send asks CheckIfPhoneNumberIsOptedOut before each Publish, and an
+// opted-out number is a permanent failure (the grid worker phones instead)
+// with nothing published. That costs one extra SNS call per SMS, made
+// within the same send slot; a throttled check is retried like a throttled
+// Publish. The check answers with the same error codes as Publish (Throttled, InvalidParameter,
+// AuthorizationError, InternalError) and its errors are classified alike;
+// when the check fails nothing is published.
+//
 // SNS error messages can quote the phone number, so errors from Send carry
 // the SNS error code, never its message.
 package snssms
@@ -26,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
@@ -35,6 +44,7 @@ import (
 
 // API is the part of the SNS client the adapter calls; *sns.Client has it.
 type API interface {
+	CheckIfPhoneNumberIsOptedOut(ctx context.Context, in *sns.CheckIfPhoneNumberIsOptedOutInput, opts ...func(*sns.Options)) (*sns.CheckIfPhoneNumberIsOptedOutOutput, error)
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
@@ -55,10 +65,29 @@ func New(api API) *Provider {
 // an epidemic alert is transactional.
 const smsTypeAttr = "AWS.SNS.SMS.SMSType"
 
-// Send publishes m.Text to m.To and returns the SNS message id.
+// Operations named in errors.
+const (
+	opCheck   = "opt-out check for alert"
+	opPublish = "publish to alert"
+)
+
+// Send publishes m.Text to m.To and returns the SNS message id, unless m.To
+// has opted out of SMS from this account.
 func (p *Provider) Send(ctx context.Context, m sms.Message) (string, error) {
 	if m.To == "" || m.Text == "" {
 		return "", fmt.Errorf("sns: publish to alert %s: no phone number or no text: %w", m.AlertID, sms.ErrPermanent)
+	}
+	check, err := p.api.CheckIfPhoneNumberIsOptedOut(ctx, &sns.CheckIfPhoneNumberIsOptedOutInput{PhoneNumber: aws.String(m.To)})
+	if err != nil {
+		return "", classify(opCheck, m, err)
+	}
+	if check != nil && check.IsOptedOut {
+		e := &sendError{op: opCheck, alertID: m.AlertID, detail: "SNS isOptedOut true",
+			reason: "phone number opted out", kind: sms.ErrPermanent}
+		if rid, ok := awsmiddleware.GetRequestIDMetadata(check.ResultMetadata); ok && rid != "" {
+			e.detail += ", request " + rid
+		}
+		return "", e
 	}
 	out, err := p.api.Publish(ctx, &sns.PublishInput{
 		PhoneNumber: aws.String(m.To),
@@ -68,7 +97,7 @@ func (p *Provider) Send(ctx context.Context, m sms.Message) (string, error) {
 		},
 	})
 	if err != nil {
-		return "", classify(m, err)
+		return "", classify(opPublish, m, err)
 	}
 	// A missing id is not an error: the message went out, and retrying
 	// would text the person twice.
@@ -91,9 +120,10 @@ var (
 	}
 )
 
-// classify wraps err with sms.ErrThrottled, sms.ErrPermanent or neither.
-func classify(m sms.Message, err error) error {
-	e := &sendError{alertID: m.AlertID, cause: err}
+// classify wraps err, from the SNS call op, with sms.ErrThrottled,
+// sms.ErrPermanent or neither.
+func classify(op string, m sms.Message, err error) error {
+	e := &sendError{op: op, alertID: m.AlertID, cause: err}
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		// Transport errors, cancelled contexts: retryable. Their text has no
@@ -125,19 +155,21 @@ func classify(m sms.Message, err error) error {
 	return e
 }
 
-// sendError reports a failed Publish without the SNS error message, which
-// can quote the phone number. errors.Is finds kind; errors.As finds the
-// SDK error (whose own text may hold the number: don't log it).
+// sendError reports a failed opt-out check or Publish, or an opted-out
+// number, without the SNS error message, which can quote the phone number.
+// errors.Is finds kind; errors.As finds the SDK error (whose own text may
+// hold the number: don't log it).
 type sendError struct {
+	op      string // opCheck or opPublish
 	alertID string
 	detail  string // SNS code and HTTP status, or the transport error
 	reason  string // why a permanent failure is permanent
 	kind    error  // sms.ErrThrottled, sms.ErrPermanent or nil
-	cause   error
+	cause   error  // the SDK or transport error; nil for an opted-out number
 }
 
 func (e *sendError) Error() string {
-	s := "sns: publish to alert " + e.alertID + ": " + e.detail
+	s := "sns: " + e.op + " " + e.alertID + ": " + e.detail
 	if e.reason != "" {
 		s += ": " + e.reason
 	}
@@ -148,8 +180,11 @@ func (e *sendError) Error() string {
 }
 
 func (e *sendError) Unwrap() []error {
-	if e.kind == nil {
-		return []error{e.cause}
+	var errs []error
+	for _, err := range []error{e.kind, e.cause} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.kind, e.cause}
+	return errs
 }

@@ -23,35 +23,87 @@ import (
 const phone = "+8613800138000"
 
 // fakeSNS speaks the SNS query protocol: it records each form-encoded
-// request and answers with a canned status and XML body.
+// request and answers CheckIfPhoneNumberIsOptedOut and Publish each with a
+// canned status and XML body.
 type fakeSNS struct {
-	status int
-	body   string
+	status int    // Publish's
+	body   string // Publish's
+	// The check's answer; zero values answer "not opted out".
+	checkStatus int
+	checkBody   string
 
-	mu   sync.Mutex
-	form url.Values
-	ct   string
+	mu       sync.Mutex
+	requests []url.Values // every request, in order
+	form     url.Values   // the last Publish request
+	ct       string
 }
+
+// notOptedOut is CheckIfPhoneNumberIsOptedOut's answer for a number that may
+// be texted; optedOut for one that may not.
+const (
+	notOptedOut = `<CheckIfPhoneNumberIsOptedOutResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">` +
+		`<CheckIfPhoneNumberIsOptedOutResult><isOptedOut>false</isOptedOut></CheckIfPhoneNumberIsOptedOutResult>` +
+		`<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CheckIfPhoneNumberIsOptedOutResponse>`
+	optedOut = `<CheckIfPhoneNumberIsOptedOutResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">` +
+		`<CheckIfPhoneNumberIsOptedOutResult><isOptedOut>true</isOptedOut></CheckIfPhoneNumberIsOptedOutResult>` +
+		`<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CheckIfPhoneNumberIsOptedOutResponse>`
+)
 
 func (f *fakeSNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	status, body := f.status, f.body
 	f.mu.Lock()
-	f.form, f.ct = r.PostForm, r.Header.Get("Content-Type")
+	f.requests = append(f.requests, r.PostForm)
+	switch r.PostForm.Get("Action") {
+	case "CheckIfPhoneNumberIsOptedOut":
+		status, body = f.checkStatus, f.checkBody
+		if status == 0 {
+			status, body = http.StatusOK, notOptedOut
+		}
+	case "Publish":
+		f.form, f.ct = r.PostForm, r.Header.Get("Content-Type")
+	default:
+		status, body = http.StatusBadRequest, errorBody("InvalidAction", "unexpected action")
+	}
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", "req-42")
-	w.WriteHeader(f.status)
-	fmt.Fprint(w, f.body)
+	w.WriteHeader(status)
+	fmt.Fprint(w, body)
 }
 
-// got returns the last request's form and Content-Type.
+// got returns the last Publish request's form and Content-Type.
 func (f *fakeSNS) got() (url.Values, string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.form, f.ct
+}
+
+// actions returns the Action of every request so far, in order.
+func (f *fakeSNS) actions() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, form := range f.requests {
+		out = append(out, form.Get("Action"))
+	}
+	return out
+}
+
+// request returns the i-th request's form, flattened.
+func (f *fakeSNS) request(i int) map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	got := map[string]string{}
+	if i < len(f.requests) {
+		for k, v := range f.requests[i] {
+			got[k] = strings.Join(v, ",")
+		}
+	}
+	return got
 }
 
 func newProvider(t *testing.T, f *fakeSNS) *snssms.Provider {
@@ -109,6 +161,68 @@ func TestSendRequest(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("request form (-want +got):\n%s", diff)
+	}
+	// The opt-out check comes first, for the same number, and alone.
+	if diff := cmp.Diff([]string{"CheckIfPhoneNumberIsOptedOut", "Publish"}, f.actions()); diff != "" {
+		t.Errorf("request actions (-want +got):\n%s", diff)
+	}
+	wantCheck := map[string]string{
+		"Action":      "CheckIfPhoneNumberIsOptedOut",
+		"Version":     "2010-03-31",
+		"phoneNumber": phone,
+	}
+	if diff := cmp.Diff(wantCheck, f.request(0)); diff != "" {
+		t.Errorf("opt-out check form (-want +got):\n%s", diff)
+	}
+}
+
+// A failed or refusing opt-out check publishes nothing and is classified
+// like a Publish error.
+func TestSendCheckFails(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		status        int
+		body          string
+		wantThrottled bool
+		wantPermanent bool
+		wantText      string // a part the error text must have
+	}{
+		{"opted out", 200, optedOut, false, true, "phone number opted out"},
+		{"throttled exception", 429, errorBody("Throttled", "Throttled request."), true, false, "Throttled"},
+		{"throttling rate exceeded", 400, errorBody("Throttling", "Rate exceeded"), true, false, "Throttling"},
+		{"invalid phone", 400, errorBody("InvalidParameter", "Invalid parameter: phoneNumber Reason: "+phone+" is not valid"), false, true, "invalid phone number"},
+		{"internal error", 500, errorBody("InternalError", "boom for "+phone), false, false, "InternalError"},
+		{"auth error", 403, errorBody("AuthorizationError", "not authorized to check "+phone), false, false, "AuthorizationError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeSNS{status: 500, body: errorBody("InternalError", "must not publish"), checkStatus: tt.status, checkBody: tt.body}
+			p := newProvider(t, f)
+			_, err := p.Send(context.Background(), sms.Message{AlertID: "A6", To: phone, Text: "hi"})
+			if err == nil {
+				t.Fatal("Send: no error")
+			}
+			if diff := cmp.Diff([]string{"CheckIfPhoneNumberIsOptedOut"}, f.actions()); diff != "" {
+				t.Errorf("request actions (-want +got), want no Publish:\n%s", diff)
+			}
+			if got := errors.Is(err, sms.ErrThrottled); got != tt.wantThrottled {
+				t.Errorf("errors.Is(ErrThrottled) = %v, want %v (err %v)", got, tt.wantThrottled, err)
+			}
+			if got := errors.Is(err, sms.ErrPermanent); got != tt.wantPermanent {
+				t.Errorf("errors.Is(ErrPermanent) = %v, want %v (err %v)", got, tt.wantPermanent, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, phone) || strings.Contains(msg, strings.TrimPrefix(phone, "+")) {
+				t.Errorf("error text has the phone number: %q", msg)
+			}
+			for _, part := range []string{"opt-out check for alert A6", "request req-42", tt.wantText} {
+				if !strings.Contains(msg, part) {
+					t.Errorf("error text %q lacks %q", msg, part)
+				}
+			}
+		})
 	}
 }
 
@@ -181,6 +295,9 @@ func TestSendTransportError(t *testing.T) {
 	if strings.Contains(err.Error(), phone) {
 		t.Errorf("error text has the phone number: %q", err)
 	}
+	if !strings.Contains(err.Error(), "opt-out check for alert A8") {
+		t.Errorf("error text %q does not say the opt-out check failed", err)
+	}
 }
 
 func TestSendRejectsEmpty(t *testing.T) {
@@ -201,8 +318,8 @@ func TestSendRejectsEmpty(t *testing.T) {
 			if !errors.Is(err, sms.ErrPermanent) {
 				t.Errorf("err = %v, want ErrPermanent", err)
 			}
-			if form, _ := f.got(); form != nil {
-				t.Error("published anyway")
+			if got := f.actions(); got != nil {
+				t.Errorf("called SNS anyway: %v", got)
 			}
 		})
 	}
