@@ -37,12 +37,9 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := digest.ParseQuietHours(cfg.QuietHours); err != nil {
-		return fmt.Errorf("config: QUIET_HOURS: %w", err)
-	}
 	schedule, err := digest.NewSchedule(cfg.DigestWindow, cfg.QuietHours)
 	if err != nil {
-		return fmt.Errorf("config: DIGEST_WINDOW: %w", err)
+		return fmt.Errorf("config: DIGEST_WINDOW or QUIET_HOURS: %w", err)
 	}
 	if cfg.RetentionDays < 1 {
 		return fmt.Errorf("config: RETENTION_DAYS must be at least 1, got %d", cfg.RetentionDays)

@@ -193,7 +193,7 @@ func TestDigest(t *testing.T) {
 	// The emulator's log lines may trail its answer.
 	initFailed := func(o string) bool {
 		return strings.Contains(o, "Init failed") && strings.Contains(o, `"message":"start-up failed"`) &&
-			strings.Contains(o, "config: DIGEST_WINDOW: digest window 7m")
+			strings.Contains(o, "DIGEST_WINDOW") && strings.Contains(o, "digest window 7m")
 	}
 	if o := waitOutput(bad, initFailed, 5*time.Second); !initFailed(o) {
 		t.Errorf("with DIGEST_WINDOW=7m the output lacks an init failure and a start-up log naming DIGEST_WINDOW:\n%s", o)
