@@ -207,22 +207,29 @@ func TestSendCheckFails(t *testing.T) {
 			if diff := cmp.Diff([]string{"CheckIfPhoneNumberIsOptedOut"}, f.actions()); diff != "" {
 				t.Errorf("request actions (-want +got), want no Publish:\n%s", diff)
 			}
-			if got := errors.Is(err, sms.ErrThrottled); got != tt.wantThrottled {
-				t.Errorf("errors.Is(ErrThrottled) = %v, want %v (err %v)", got, tt.wantThrottled, err)
-			}
-			if got := errors.Is(err, sms.ErrPermanent); got != tt.wantPermanent {
-				t.Errorf("errors.Is(ErrPermanent) = %v, want %v (err %v)", got, tt.wantPermanent, err)
-			}
-			msg := err.Error()
-			if strings.Contains(msg, phone) || strings.Contains(msg, strings.TrimPrefix(phone, "+")) {
-				t.Errorf("error text has the phone number: %q", msg)
-			}
-			for _, part := range []string{"opt-out check for alert A6", "request req-42", tt.wantText} {
-				if !strings.Contains(msg, part) {
-					t.Errorf("error text %q lacks %q", msg, part)
-				}
-			}
+			checkSendError(t, err, tt.wantThrottled, tt.wantPermanent, "opt-out check for alert A6", "request req-42", tt.wantText)
 		})
+	}
+}
+
+// checkSendError checks how an error is classified, that its text has
+// each part, and that it never carries the phone number.
+func checkSendError(t *testing.T, err error, throttled, permanent bool, parts ...string) {
+	t.Helper()
+	if got := errors.Is(err, sms.ErrThrottled); got != throttled {
+		t.Errorf("errors.Is(ErrThrottled) = %v, want %v (err %v)", got, throttled, err)
+	}
+	if got := errors.Is(err, sms.ErrPermanent); got != permanent {
+		t.Errorf("errors.Is(ErrPermanent) = %v, want %v (err %v)", got, permanent, err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, phone) || strings.Contains(msg, strings.TrimPrefix(phone, "+")) {
+		t.Errorf("error text has the phone number: %q", msg)
+	}
+	for _, part := range parts {
+		if !strings.Contains(msg, part) {
+			t.Errorf("error text %q lacks %q", msg, part)
+		}
 	}
 }
 
@@ -255,21 +262,7 @@ func TestSendErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Send: no error")
 			}
-			if got := errors.Is(err, sms.ErrThrottled); got != tt.wantThrottled {
-				t.Errorf("errors.Is(ErrThrottled) = %v, want %v (err %v)", got, tt.wantThrottled, err)
-			}
-			if got := errors.Is(err, sms.ErrPermanent); got != tt.wantPermanent {
-				t.Errorf("errors.Is(ErrPermanent) = %v, want %v (err %v)", got, tt.wantPermanent, err)
-			}
-			msg := err.Error()
-			if strings.Contains(msg, phone) || strings.Contains(msg, strings.TrimPrefix(phone, "+")) {
-				t.Errorf("error text has the phone number: %q", msg)
-			}
-			for _, part := range []string{"publish to alert A7", "request req-42", tt.wantText} {
-				if !strings.Contains(msg, part) {
-					t.Errorf("error text %q lacks %q", msg, part)
-				}
-			}
+			checkSendError(t, err, tt.wantThrottled, tt.wantPermanent, "publish to alert A7", "request req-42", tt.wantText)
 		})
 	}
 }

@@ -19,6 +19,9 @@ func dueKey(a alert.Alert) []byte {
 	return []byte(report.ListKeyBound(a.CreatedAt) + "#" + a.ID)
 }
 
+// dueKeyPrefix is the length of a due key before the alert id.
+var dueKeyPrefix = len(report.ListKeyBound(time.Time{})) + 1
+
 func isDue(a alert.Alert, nowMs int64) bool {
 	switch a.Status {
 	case alert.Pending:
@@ -37,7 +40,7 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]alert.Aler
 		alerts := tx.Bucket(bucketAlerts)
 		c := tx.Bucket(bucketAlertsDue).Cursor()
 		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-			id := k[len(report.ListKeyBound(time.Time{}))+1:]
+			id := k[dueKeyPrefix:]
 			var a alert.Alert
 			if err := json.Unmarshal(alerts.Get(id), &a); err != nil {
 				return fmt.Errorf("decode alert %s: %w", id, err)

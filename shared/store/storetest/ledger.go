@@ -42,6 +42,14 @@ func dueIDs(t *testing.T, s LedgerStore, now time.Time, limit int) []string {
 	return ids
 }
 
+// mustClaim claims an alert that the test knows is due.
+func mustClaim(t *testing.T, s LedgerStore, id string, now, until time.Time) {
+	t.Helper()
+	if _, ok, err := s.Claim(context.Background(), id, now, until); err != nil || !ok {
+		t.Fatalf("claim %s: %v %v", id, ok, err)
+	}
+}
+
 // RunLedger runs the delivery-ledger contract.
 func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 	ctx := context.Background()
@@ -92,9 +100,7 @@ func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 		s := newStore(t)
 		seedAlert(t, s, "r1", base)
 		first := now.Add(time.Minute)
-		if _, ok, err := s.Claim(ctx, "r1.welcome", now, first); err != nil || !ok {
-			t.Fatalf("claim: %v %v", ok, err)
-		}
+		mustClaim(t, s, "r1.welcome", now, first)
 		later := now.Add(2 * time.Minute)
 		eventually(t, func() string {
 			if got := dueIDs(t, s, later, 10); fmt.Sprint(got) != "[r1]" {
@@ -120,9 +126,7 @@ func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 		s := newStore(t)
 		seedAlert(t, s, "r1", base)
 		until := now.Add(time.Minute)
-		if _, ok, err := s.Claim(ctx, "r1.welcome", now, until); err != nil || !ok {
-			t.Fatalf("claim: %v %v", ok, err)
-		}
+		mustClaim(t, s, "r1.welcome", now, until)
 		retryAt := now.Add(10 * time.Second)
 		if err := s.Settle(ctx, "r1.welcome", until, alert.Outcome{Status: alert.Pending, Reason: "throttled", RetryAt: retryAt, At: now}); err != nil {
 			t.Fatal(err)
@@ -150,9 +154,7 @@ func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 		s := newStore(t)
 		seedAlert(t, s, "r1", base)
 		until := now.Add(time.Minute)
-		if _, ok, err := s.Claim(ctx, "r1.welcome", now, until); err != nil || !ok {
-			t.Fatalf("claim: %v %v", ok, err)
-		}
+		mustClaim(t, s, "r1.welcome", now, until)
 		if err := s.Settle(ctx, "r1.welcome", until, alert.Outcome{Status: alert.Failed, Reason: "opted out", At: now}); err != nil {
 			t.Fatal(err)
 		}
@@ -196,9 +198,7 @@ func RunLedger(t *testing.T, newStore func(t *testing.T) LedgerStore) {
 			t.Fatal(err)
 		}
 		until := now.Add(time.Minute)
-		if _, ok, err := s.Claim(ctx, a.ID, now, until); err != nil || !ok {
-			t.Fatalf("claim: %v %v", ok, err)
-		}
+		mustClaim(t, s, a.ID, now, until)
 		if err := s.Settle(ctx, a.ID, until, alert.Outcome{Status: alert.Failed, Reason: "invalid number", At: now}); err != nil {
 			t.Fatalf("settle without its report = %v", err)
 		}
