@@ -7,7 +7,6 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -125,35 +124,11 @@ func Grids(v *pii.Vault) ([]grid.Grid, error) {
 		for j := range ws {
 			ws[j] = grid.Worker{Name: synth.Name(r), Phone: synth.Mobile(r)}
 		}
-		plain, err := json.Marshal(ws)
-		if err != nil {
-			return nil, fmt.Errorf("encode workers of %s: %w", grids[i].Code, err)
+		if err := grids[i].SealWorkers(v, ws); err != nil {
+			return nil, err
 		}
-		sealed, err := v.Seal(plain, workersContext(grids[i].Code))
-		if err != nil {
-			return nil, fmt.Errorf("seal workers of %s: %w", grids[i].Code, err)
-		}
-		grids[i].WorkersSealed = sealed
 	}
 	return grids, nil
-}
-
-func workersContext(code string) string { return "grid:" + code }
-
-// Workers opens the sealed workers of a grid. A grid without workers has none.
-func Workers(v *pii.Vault, g grid.Grid) ([]grid.Worker, error) {
-	if len(g.WorkersSealed) == 0 {
-		return nil, nil
-	}
-	plain, err := v.Open(g.WorkersSealed, workersContext(g.Code))
-	if err != nil {
-		return nil, fmt.Errorf("open workers of %s: %w", g.Code, err)
-	}
-	var ws []grid.Worker
-	if err := json.Unmarshal(plain, &ws); err != nil {
-		return nil, fmt.Errorf("decode workers of %s: %w", g.Code, err)
-	}
-	return ws, nil
 }
 
 // RiskAreas is a sample list as of today (a district date): high and low

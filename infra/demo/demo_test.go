@@ -46,7 +46,7 @@ func TestGrids(t *testing.T) {
 		}
 		codes[g.Code] = true
 		perCommunity[g.Community]++
-		ws, err := Workers(v, g)
+		ws, err := g.OpenWorkers(v)
 		if err != nil {
 			t.Fatalf("workers of %s: %v", g.Code, err)
 		}
@@ -93,8 +93,8 @@ func TestGridsDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range a {
-		wa, _ := Workers(v, a[i])
-		wb, _ := Workers(v, b[i])
+		wa, _ := a[i].OpenWorkers(v)
+		wb, _ := b[i].OpenWorkers(v)
 		if a[i].Code != b[i].Code || !cmp.Equal(wa, wb) {
 			t.Fatalf("grid %d differs between calls: %s %v / %s %v", i, a[i].Code, wa, b[i].Code, wb)
 		}
@@ -110,11 +110,11 @@ func TestWorkersBoundToGrid(t *testing.T) {
 	}
 	moved := grids[0]
 	moved.Code = grids[1].Code
-	if _, err := Workers(v, moved); err == nil {
+	if _, err := moved.OpenWorkers(v); err == nil {
 		t.Error("workers sealed for one grid opened on another")
 	}
 	moved.WorkersSealed = nil
-	if ws, err := Workers(v, moved); err != nil || ws != nil {
+	if ws, err := moved.OpenWorkers(v); err != nil || ws != nil {
 		t.Errorf("grid without workers: %v, %v; want none, nil", ws, err)
 	}
 }

@@ -80,9 +80,46 @@ var GridDigest = Template{
 	Segments: 1,
 }
 
+// HealthToGroup tells a group's administrator that a member's health code
+// turned yellow or red. The member is named only by surname and the last
+// four characters of the ID: enough for the administrator, who knows the
+// staff, and nothing for anyone else who sees the phone.
+var HealthToGroup = Template{
+	Code:     "GC_HEALTH_GROUP",
+	Text:     Signature + "{group}成员{member}健康码转为{color},请立即停止其到岗并配合社区处置",
+	Params:   map[string]int{"group": 14, "member": 8, "color": 2},
+	Segments: 1,
+}
+
+// HealthToGrid tells the grid worker of a member's group the same.
+var HealthToGrid = Template{
+	Code:     "GC_HEALTH_GRID",
+	Text:     Signature + "网格{grid}:{group}成员{member}健康码转为{color},请立即核查跟进",
+	Params:   map[string]int{"grid": 16, "group": 14, "member": 8, "color": 2},
+	Segments: 1,
+}
+
+// GroupDaily is the administrator's morning summary of the daily list.
+var GroupDaily = Template{
+	Code:     "GC_GROUP_DAILY",
+	Text:     Signature + "{group}今日团体码:{members}人,异常{abnormal}人,请登录查看名单并督促核酸",
+	Params:   map[string]int{"group": 14, "members": 5, "abnormal": 5},
+	Segments: 1,
+}
+
 // Templates is every registered template: the one table the carrier's
 // registration is made from.
-var Templates = []Template{ReportWelcome, GridDigest}
+var Templates = []Template{ReportWelcome, GridDigest, HealthToGroup, HealthToGrid, GroupDaily}
+
+// Clip shortens s to at most n characters, ending it with "…" when cut, so
+// a long name still fits its registered parameter length.
+func Clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n || n < 1 {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
 
 func lookup(code string) (Template, bool) {
 	for _, t := range Templates {

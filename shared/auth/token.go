@@ -19,12 +19,14 @@ type Role string
 const (
 	DistrictAdmin Role = "district_admin"
 	GridWorker    Role = "grid_worker"
+	GroupAdmin    Role = "group_admin" // the one administrator of one group
+	HealthFeed    Role = "health_feed" // the machine that imports the provincial health data
 )
 
 // ParseRole accepts the known roles only.
 func ParseRole(s string) (Role, bool) {
 	switch r := Role(s); r {
-	case DistrictAdmin, GridWorker:
+	case DistrictAdmin, GridWorker, GroupAdmin, HealthFeed:
 		return r, true
 	}
 	return "", false
@@ -35,6 +37,7 @@ type Principal struct {
 	Subject string    `json:"sub"`
 	Role    Role      `json:"role"`
 	Grid    string    `json:"grid,omitempty"`
+	Group   string    `json:"group,omitempty"`
 	Expires time.Time `json:"exp"`
 }
 
@@ -48,6 +51,27 @@ func (p Principal) CanReadGrid(grid string) bool {
 	}
 	return false
 }
+
+// CanManageGroup says whether the caller may change the roster of the
+// group and read its lists: its own administrator, or the district office.
+func (p Principal) CanManageGroup(groupID string) bool {
+	switch p.Role {
+	case DistrictAdmin:
+		return true
+	case GroupAdmin:
+		return p.Group != "" && p.Group == groupID
+	}
+	return false
+}
+
+// CanReadGroup adds the grid worker of the group's grid to those who
+// manage it: the worker follows up the group's abnormal members.
+func (p Principal) CanReadGroup(groupID, gridCode string) bool {
+	return p.CanManageGroup(groupID) || (p.Role == GridWorker && p.CanReadGrid(gridCode))
+}
+
+// CanFeedHealth says whether the caller may post health-status updates.
+func (p Principal) CanFeedHealth() bool { return p.Role == HealthFeed || p.Role == DistrictAdmin }
 
 // IsDistrictAdmin says whether the caller runs the district office.
 func (p Principal) IsDistrictAdmin() bool { return p.Role == DistrictAdmin }
@@ -80,6 +104,9 @@ func (i Issuer) Issue(p Principal) (string, error) {
 	}
 	if p.Role == GridWorker && p.Grid == "" {
 		return "", errors.New("auth: a grid worker token needs a grid")
+	}
+	if p.Role == GroupAdmin && p.Group == "" {
+		return "", errors.New("auth: a group admin token needs a group")
 	}
 	claims, err := json.Marshal(p)
 	if err != nil {

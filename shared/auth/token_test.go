@@ -64,3 +64,40 @@ func TestScope(t *testing.T) {
 		t.Fatal("FromHeader wrong")
 	}
 }
+
+func TestGroupScope(t *testing.T) {
+	t.Parallel()
+	admin := Principal{Role: GroupAdmin, Group: "GAAA"}
+	worker := Principal{Role: GridWorker, Grid: "g1"}
+	district := Principal{Role: DistrictAdmin}
+	feed := Principal{Role: HealthFeed}
+	tests := []struct {
+		name           string
+		p              Principal
+		manage, read   bool
+		feedsHealth    bool
+		readsOtherGrid bool
+	}{
+		{"own group admin", admin, true, true, false, false},
+		{"grid worker of the group's grid", worker, false, true, false, false},
+		{"district admin", district, true, true, true, true},
+		{"health feed", feed, false, false, true, false},
+	}
+	for _, tt := range tests {
+		if got := tt.p.CanManageGroup("GAAA"); got != tt.manage {
+			t.Errorf("%s: CanManageGroup = %v", tt.name, got)
+		}
+		if got := tt.p.CanReadGroup("GAAA", "g1"); got != tt.read {
+			t.Errorf("%s: CanReadGroup = %v", tt.name, got)
+		}
+		if got := tt.p.CanReadGroup("GBBB", "g2"); got != tt.readsOtherGrid {
+			t.Errorf("%s: CanReadGroup(other group, other grid) = %v", tt.name, got)
+		}
+		if got := tt.p.CanFeedHealth(); got != tt.feedsHealth {
+			t.Errorf("%s: CanFeedHealth = %v", tt.name, got)
+		}
+	}
+	if _, err := (Issuer{key: make([]byte, 32)}).Issue(Principal{Role: GroupAdmin}); err == nil {
+		t.Fatal("a group admin token without a group was issued")
+	}
+}

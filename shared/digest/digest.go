@@ -5,7 +5,6 @@ package digest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -162,16 +161,9 @@ func (j *Job) summarise(ctx context.Context, gridCode string, from, to time.Time
 
 // queue writes one digest alert per grid worker of g.
 func (j *Job) queue(ctx context.Context, g grid.Grid, w time.Time, sum Summary, now time.Time) (int, error) {
-	if len(g.WorkersSealed) == 0 {
-		return 0, nil
-	}
-	plain, err := j.Vault.Open(g.WorkersSealed, "grid:"+g.Code)
-	if err != nil {
-		return 0, fmt.Errorf("workers of grid %s: %w", g.Code, err)
-	}
-	var workers []grid.Worker
-	if err := json.Unmarshal(plain, &workers); err != nil {
-		return 0, fmt.Errorf("workers of grid %s: %w", g.Code, err)
+	workers, err := g.OpenWorkers(j.Vault)
+	if err != nil || len(workers) == 0 {
+		return 0, err
 	}
 	params := map[string]string{
 		"grid":  gridLabel(g),

@@ -3,10 +3,14 @@
 package grid
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
+
+	"gridcode/shared/pii"
 )
 
 // Unassigned is the district pool: reports that name no grid and no known
@@ -101,4 +105,34 @@ func (d *Directory) ForCommunity(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// SealWorkers stores the grid's worker contacts, sealed to the grid.
+func (g *Grid) SealWorkers(v *pii.Vault, workers []Worker) error {
+	plain, err := json.Marshal(workers)
+	if err != nil {
+		return fmt.Errorf("encode workers of grid %s: %w", g.Code, err)
+	}
+	if g.WorkersSealed, err = v.Seal(plain, workersContext(g.Code)); err != nil {
+		return fmt.Errorf("seal workers of grid %s: %w", g.Code, err)
+	}
+	return nil
+}
+
+func workersContext(code string) string { return "grid:" + code }
+
+// OpenWorkers reads the grid's sealed worker contacts.
+func (g Grid) OpenWorkers(v *pii.Vault) ([]Worker, error) {
+	if len(g.WorkersSealed) == 0 {
+		return nil, nil
+	}
+	plain, err := v.Open(g.WorkersSealed, workersContext(g.Code))
+	if err != nil {
+		return nil, fmt.Errorf("workers of grid %s: %w", g.Code, err)
+	}
+	var workers []Worker
+	if err := json.Unmarshal(plain, &workers); err != nil {
+		return nil, fmt.Errorf("workers of grid %s: %w", g.Code, err)
+	}
+	return workers, nil
 }

@@ -126,8 +126,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 
 func token(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	role := fs.String("role", "", "district_admin or grid_worker")
+	role := fs.String("role", "", "district_admin, grid_worker, group_admin or health_feed")
 	gridCode := fs.String("grid", "", "the grid of a grid_worker")
+	groupID := fs.String("group", "", "the group of a group_admin")
 	subject := fs.String("sub", "", "who the token is for (default: the role)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	dataDir := fs.String("data-dir", envOr("DATA_DIR", ".data"), "data directory (env DATA_DIR)")
@@ -136,7 +137,7 @@ func token(args []string, stdout io.Writer) error {
 	}
 	r, ok := auth.ParseRole(*role)
 	if !ok {
-		return fmt.Errorf("--role must be %s or %s", auth.DistrictAdmin, auth.GridWorker)
+		return fmt.Errorf("--role must be %s, %s, %s or %s", auth.DistrictAdmin, auth.GridWorker, auth.GroupAdmin, auth.HealthFeed)
 	}
 	keys, err := secrets.FromFile(local.KeysFile(*dataDir))
 	if err != nil {
@@ -149,7 +150,7 @@ func token(args []string, stdout io.Writer) error {
 	if *subject == "" {
 		*subject = string(r)
 	}
-	tok, err := issuer.Issue(auth.Principal{Subject: *subject, Role: r, Grid: *gridCode, Expires: time.Now().Add(*ttl)})
+	tok, err := issuer.Issue(auth.Principal{Subject: *subject, Role: r, Grid: *gridCode, Group: *groupID, Expires: time.Now().Add(*ttl)})
 	if err != nil {
 		return err
 	}
