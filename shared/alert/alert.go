@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"gridcode/shared/pii"
 )
 
 // Status of an alert in the outbox.
@@ -183,3 +185,17 @@ func Segments(msg string) int {
 // Length counts a message as the carrier does: UCS-2 code units, so a
 // character outside the BMP counts twice.
 func Length(msg string) int { return len(utf16.Encode([]rune(msg))) }
+
+// New makes a pending alert of tpl to phone, whose keyed hash is lookup:
+// the parameters are checked against the registered lengths, and the phone
+// is sealed to the alert id. The caller sets the grid, times and report.
+func New(v *pii.Vault, id string, tpl Template, params map[string]string, phone, lookup string) (Alert, error) {
+	if _, err := tpl.Render(params); err != nil {
+		return Alert{}, fmt.Errorf("alert %s: %w", id, err)
+	}
+	sealed, err := v.Seal([]byte(phone), id)
+	if err != nil {
+		return Alert{}, fmt.Errorf("seal alert %s: %w", id, err)
+	}
+	return Alert{ID: id, Template: tpl.Code, Params: params, RecipientLookup: lookup, RecipientSealed: sealed, Status: Pending}, nil
+}

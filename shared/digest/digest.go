@@ -171,22 +171,16 @@ func (j *Job) queue(ctx context.Context, g grid.Grid, w time.Time, sum Summary, 
 		"high":  strconv.Itoa(min(sum.High, maxCounted)),
 		"calls": strconv.Itoa(min(sum.Calls, maxCounted)),
 	}
-	if _, err := alert.GridDigest.Render(params); err != nil {
-		return 0, fmt.Errorf("digest of grid %s: %w", g.Code, err)
-	}
 	queued := 0
 	for _, wk := range workers {
 		lookup := report.PhoneLookup(j.Vault, wk.Phone)
 		id := AlertID(g.Code, lookup, w)
-		sealed, err := j.Vault.Seal([]byte(wk.Phone), id)
+		a, err := alert.New(j.Vault, id, alert.GridDigest, params, wk.Phone, lookup)
 		if err != nil {
-			return queued, fmt.Errorf("digest %s: %w", id, err)
+			return queued, fmt.Errorf("digest of grid %s: %w", g.Code, err)
 		}
-		created, err := j.Outbox.Enqueue(ctx, alert.Alert{
-			ID: id, Template: alert.GridDigest.Code, Params: params,
-			RecipientLookup: lookup, RecipientSealed: sealed,
-			GridCode: g.Code, Status: alert.Pending, CreatedAt: now.UTC(), ExpiresAt: now.Add(j.Retention).Unix(),
-		})
+		a.GridCode, a.CreatedAt, a.ExpiresAt = g.Code, now.UTC(), now.Add(j.Retention).Unix()
+		created, err := j.Outbox.Enqueue(ctx, a)
 		if err != nil {
 			return queued, fmt.Errorf("digest %s: %w", id, err)
 		}

@@ -135,26 +135,11 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 func WelcomeAlertID(reportID string) string { return reportID + ".welcome" }
 
 func (in *Intake) welcome(r Record, phone string, advice risk.Guidance) (alert.Alert, error) {
-	params := map[string]string{"action": advice.Action}
-	if _, err := alert.ReportWelcome.Render(params); err != nil {
+	a, err := alert.New(in.Vault, WelcomeAlertID(r.ID), alert.ReportWelcome, map[string]string{"action": advice.Action}, phone, r.PhoneLookup)
+	if err != nil {
 		// The guidance table is checked when edited; this is a guard.
 		return alert.Alert{}, fmt.Errorf("welcome sms for %s: %w", r.ID, err)
 	}
-	id := WelcomeAlertID(r.ID)
-	sealed, err := in.Vault.Seal([]byte(phone), id)
-	if err != nil {
-		return alert.Alert{}, fmt.Errorf("seal alert %s: %w", id, err)
-	}
-	return alert.Alert{
-		ID:              id,
-		Template:        alert.ReportWelcome.Code,
-		Params:          params,
-		RecipientLookup: r.PhoneLookup,
-		RecipientSealed: sealed,
-		ReportID:        r.ID,
-		GridCode:        r.GridCode,
-		Status:          alert.Pending,
-		CreatedAt:       r.SubmittedAt,
-		ExpiresAt:       r.ExpiresAt,
-	}, nil
+	a.ReportID, a.GridCode, a.CreatedAt, a.ExpiresAt = r.ID, r.GridCode, r.SubmittedAt, r.ExpiresAt
+	return a, nil
 }
