@@ -119,7 +119,9 @@ type Store interface {
 	// fromVersion+1, all or nothing; ErrConflict if the group's version is
 	// no longer fromVersion.
 	ReplaceRoster(ctx context.Context, groupID string, fromVersion int, members []Member) (Group, error)
-	// Members lists one roster version, sorted by person key.
+	// Members lists the roster of version, sorted by person key:
+	// ErrConflict if version is no longer the group's current one (a reader
+	// of the group raced a replacement), ErrNotFound for an unknown group.
 	Members(ctx context.Context, groupID string, version int) ([]Member, error)
 	// PutJoinRequest records (or replaces) a pending self-join.
 	PutJoinRequest(ctx context.Context, m Member) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,6 +17,7 @@ const AlertStatusIndex = "byStatus"
 
 // TableSpecs are the tables as template.yaml declares them; tests and the
 // local DynamoDB runs create them from here (a test checks the two agree).
+// Tables without a name in t are left out.
 func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
 	s := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
@@ -27,7 +29,7 @@ func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
 		return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: types.KeyTypeRange}
 	}
 	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
-	return []*dynamodb.CreateTableInput{
+	specs := []*dynamodb.CreateTableInput{
 		{
 			TableName:            aws.String(t.Reports),
 			BillingMode:          types.BillingModePayPerRequest,
@@ -60,11 +62,56 @@ func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
 			AttributeDefinitions: []types.AttributeDefinition{s("ruleSet")},
 			KeySchema:            []types.KeySchemaElement{hash("ruleSet")},
 		},
+		{
+			TableName:            aws.String(t.Groups),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("groupId"), s("gridCode")},
+			KeySchema:            []types.KeySchemaElement{hash("groupId")},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+				IndexName: aws.String(GroupGridIndex), KeySchema: []types.KeySchemaElement{hash("gridCode"), rng("groupId")}, Projection: all,
+			}},
+		},
+		{
+			TableName:            aws.String(t.Members),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("rosterKey"), s("personKey")},
+			KeySchema:            []types.KeySchemaElement{hash("rosterKey"), rng("personKey")},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+				IndexName: aws.String(MemberPersonIndex), KeySchema: []types.KeySchemaElement{hash("personKey"), rng("rosterKey")},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{"groupId"}},
+			}},
+		},
+		{
+			TableName:            aws.String(t.Health),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("personKey")},
+			KeySchema:            []types.KeySchemaElement{hash("personKey")},
+		},
+		{
+			TableName:            aws.String(t.DailyLists),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("groupId"), s("date")},
+			KeySchema:            []types.KeySchemaElement{hash("groupId"), rng("date")},
+		},
+		{
+			TableName:            aws.String(t.RefreshRuns),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("date"), s("part")},
+			KeySchema:            []types.KeySchemaElement{hash("date"), rng("part")},
+		},
 	}
+	// A deployment or test names only the tables it uses.
+	return slices.DeleteFunc(specs, func(in *dynamodb.CreateTableInput) bool { return aws.ToString(in.TableName) == "" })
 }
 
-// TTLAttribute is the attribute DynamoDB expires reports and alerts by.
+// TTLAttribute is the attribute DynamoDB expires reports, alerts, daily
+// lists and refresh runs by.
 const TTLAttribute = "expiresAt"
+
+// TTLTables are the tables whose items expire by TTLAttribute.
+func TTLTables(t Tables) []string {
+	return slices.DeleteFunc([]string{t.Reports, t.Alerts, t.DailyLists, t.RefreshRuns}, func(name string) bool { return name == "" })
+}
 
 // CreateTables creates the tables if missing and turns on TTL where data
 // expires (for local and test runs; the cloud has template.yaml).
@@ -76,7 +123,7 @@ func CreateTables(ctx context.Context, c *dynamodb.Client, t Tables) error {
 			return fmt.Errorf("create table %s: %w", *in.TableName, err)
 		}
 	}
-	for _, name := range []string{t.Reports, t.Alerts} {
+	for _, name := range TTLTables(t) {
 		_, err := c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 			TableName:               aws.String(name),
 			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(TTLAttribute), Enabled: aws.Bool(true)},

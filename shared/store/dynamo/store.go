@@ -20,15 +20,22 @@ import (
 	"gridcode/shared/alert"
 	"gridcode/shared/district"
 	"gridcode/shared/grid"
+	"gridcode/shared/group"
+	"gridcode/shared/health"
 	"gridcode/shared/report"
 )
 
 // Tables names the tables; each function gets only the names it uses.
 type Tables struct {
-	Reports string
-	Alerts  string
-	Grids   string
-	Rules   string
+	Reports     string
+	Alerts      string
+	Grids       string
+	Rules       string
+	Groups      string
+	Members     string
+	Health      string
+	DailyLists  string
+	RefreshRuns string
 }
 
 // GridIndex is the reports table's GSI by grid, newest last.
@@ -41,6 +48,7 @@ type API interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -52,8 +60,12 @@ type Store struct {
 }
 
 var (
-	_ report.Store   = (*Store)(nil)
-	_ district.Store = (*Store)(nil)
+	_ report.Store     = (*Store)(nil)
+	_ district.Store   = (*Store)(nil)
+	_ group.Store      = (*Store)(nil)
+	_ group.DailyStore = (*Store)(nil)
+	_ group.RunStore   = (*Store)(nil)
+	_ health.Store     = (*Store)(nil)
 )
 
 // New wraps a client.

@@ -62,7 +62,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	db.MaxBatchSize = 500
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsDue, bucketGrids, bucketRules} {
+		for _, b := range append([][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsDue, bucketGrids, bucketRules}, groupBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
