@@ -1,11 +1,12 @@
 # gridcode: `make run` starts the whole system locally; `make test` runs every test.
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := intake reports directory fanout digest
+FUNCTIONS := intake reports directory fanout digest groups health refresh refreshplan refreshwork
 STATICCHECK := $(shell [ -x .cache/bin/staticcheck ] && echo .cache/bin/staticcheck || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
 
-.PHONY: run test lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction build-FanoutFunction build-DigestFunction
+.PHONY: run test lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction build-FanoutFunction build-DigestFunction \
+	build-GroupsFunction build-HealthFunction build-RefreshFunction build-RefreshPlanFunction build-RefreshWorkFunction
 
 run:
 	$(GO) run ./infra/cmd/gridcode serve
@@ -49,6 +50,16 @@ build-FanoutFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/fanout
 build-DigestFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/digest
+build-GroupsFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/groups
+build-HealthFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/health
+build-RefreshFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/refresh
+build-RefreshPlanFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/refreshplan
+build-RefreshWorkFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/refreshwork
 
 bench: tools
 	$(GO) run ./infra/cmd/bench

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"gridcode/infra/demo"
@@ -19,9 +20,13 @@ import (
 	"gridcode/shared/dates"
 	"gridcode/shared/digest"
 	"gridcode/shared/district"
+	"gridcode/shared/group"
+	"gridcode/shared/health"
+	"gridcode/shared/healthfeed"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/pii"
 	"gridcode/shared/ratelimit"
+	"gridcode/shared/refresh"
 	"gridcode/shared/report"
 	"gridcode/shared/secrets"
 	"gridcode/shared/sms/outbox"
@@ -55,7 +60,15 @@ type System struct {
 	Digests    *digest.Job
 	Outbox     *outbox.Provider
 	wake       chan struct{}
+
+	// Planner starts a day's group refresh: by POST /v1/refresh/run, by
+	// `gridcode refresh`, and every day at RefreshAt.
+	Planner *refresh.Planner
+	shards  *shardQueue
 }
+
+// RefreshAt is the district time of the daily group refresh.
+const RefreshAt = 6 * time.Hour
 
 // KeysFile is where the local keyset lives under the data directory.
 func KeysFile(dataDir string) string { return filepath.Join(dataDir, "keys.json") }
@@ -104,18 +117,34 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	sys.Digests = &digest.Job{
 		Schedule: digest.DefaultSchedule, Grids: settings, Reports: store, Outbox: store, Vault: vault, Now: now, Retention: Retention,
 	}
+	sys.shards = newShardQueue(&refresh.Worker{
+		Groups: store, Lists: store, Health: store, Runs: store, Vault: vault, Now: now,
+		NATLimit: group.DefaultNATLimit, Retention: Retention, Parallel: 4,
+	}, 2*time.Second, sys.wakeDelivery)
+	sys.Planner = &refresh.Planner{Groups: store, Runs: store, Queue: sys.shards, Now: now}
 	staff := httpapi.Staff{Issuer: issuer, Now: now}
 	mux := http.NewServeMux()
 	httpapi.IntakeAPI{Intake: &report.Intake{
-		Store: wakeOnCreate{Store: store, wake: sys.wake}, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
+		Store: wakeOnCreate{Store: store, wake: sys.wakeDelivery}, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
 	}}.Register(mux)
 	httpapi.ReportsAPI{Reader: &report.Reader{Store: store, Vault: vault}, Staff: staff}.Register(mux)
 	httpapi.DirectoryAPI{Settings: settings, Staff: staff}.Register(mux)
+	httpapi.GroupsAPI{Registry: &group.Registry{
+		Store: store, Lists: store, Grids: settings, Vault: vault, Now: now, JoinURL: JoinURL,
+	}, Staff: staff}.Register(mux)
+	httpapi.HealthAPI{Feed: &healthfeed.Feed{
+		Store: wakeOnHealth{Store: store, wake: sys.wakeDelivery}, Groups: store, Grids: settings, Vault: vault, Now: now, Retention: Retention,
+	}, Staff: staff}.Register(mux)
+	httpapi.RefreshAPI{Planner: sys.Planner, Runs: store, Staff: staff}.Register(mux)
 	// The local runner's window on the phone network: what was "sent".
 	mux.Handle("GET /dev/sms", sys.Outbox.Handler())
 	sys.Handler = httpapi.Logged(mux)
 	return sys, nil
 }
+
+// JoinURL is where a group's QR code leads locally (the self-join page);
+// the group id is appended.
+const JoinURL = "http://127.0.0.1:8080/join/"
 
 // Close releases the store and the outbox file.
 func (s *System) Close() error { return errors.Join(s.Outbox.Close(), s.Store.Close()) }
@@ -125,9 +154,11 @@ func (s *System) Close() error { return errors.Join(s.Outbox.Close(), s.Store.Cl
 // queues the grid workers' digests, so a long backlog does not hold them
 // up. It runs until ctx ends.
 func (s *System) Deliver(ctx context.Context) {
-	digests := make(chan struct{})
-	go func() { s.queueDigests(ctx); close(digests) }()
-	defer func() { <-digests }()
+	var background sync.WaitGroup
+	background.Go(func() { s.queueDigests(ctx) })
+	background.Go(func() { s.shards.run(ctx) })
+	background.Go(func() { s.refreshDaily(ctx) })
+	defer background.Wait()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -164,22 +195,82 @@ func (s *System) queueDigests(ctx context.Context) {
 	}
 }
 
-// wakeOnCreate wakes the local fan-out when a report queues an alert, as
-// the DynamoDB stream does in the cloud.
+// refreshDaily plans each day's group refresh once the district clock
+// passes RefreshAt, and on start if today's run was missed (the machine was
+// off at 06:00): the office finds today's lists whenever it looks.
+func (s *System) refreshDaily(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		now := s.Planner.Now()
+		today := dates.Today(now)
+		if start, _ := dates.Start(today); !now.Before(start.Add(RefreshAt)) {
+			_, _, err := s.Store.Run(ctx, today)
+			if errors.Is(err, group.ErrNotFound) {
+				_, err = s.Planner.Plan(ctx, today)
+			}
+			if err != nil && ctx.Err() == nil {
+				slog.ErrorContext(ctx, "daily refresh", "date", today, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Refresh runs a day's refresh to the end in this process: the CLI's
+// `gridcode refresh`, with the server stopped.
+func (s *System) Refresh(ctx context.Context, date string) (refresh.Progress, error) {
+	if _, err := s.Planner.Plan(ctx, date); err != nil {
+		return refresh.Progress{}, err
+	}
+	if err := s.shards.drain(ctx); err != nil {
+		return refresh.Progress{}, err
+	}
+	return refresh.Read(ctx, s.Store, date)
+}
+
+// wakeDelivery wakes the local fan-out when an alert was queued, as the
+// DynamoDB stream does in the cloud.
+func (s *System) wakeDelivery() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// wakeOnCreate wakes the fan-out when a report queued its welcome SMS.
 type wakeOnCreate struct {
 	report.Store
-	wake chan<- struct{}
+	wake func()
 }
 
 func (w wakeOnCreate) Create(ctx context.Context, r report.Record, a alert.Alert) (report.Record, bool, error) {
 	stored, created, err := w.Store.Create(ctx, r, a)
 	if created {
-		select {
-		case w.wake <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+		w.wake()
 	}
 	return stored, created, err
+}
+
+// wakeOnHealth wakes the fan-out when a health change queued alerts.
+type wakeOnHealth struct {
+	health.Store
+	wake func()
+}
+
+func (w wakeOnHealth) WriteHealth(ctx context.Context, writes []health.Write) ([]int, error) {
+	conflicts, err := w.Store.WriteHealth(ctx, writes)
+	for _, wr := range writes {
+		if len(wr.Alerts) > 0 {
+			w.wake()
+			break
+		}
+	}
+	return conflicts, err
 }
 
 // seedDemo loads the demo district into an empty store: 410 grids and a

@@ -42,15 +42,20 @@ var routeRegistrars = map[string]func(httpapi.Router){
 	"IntakeFunction":    httpapi.IntakeAPI{}.Register,
 	"ReportsFunction":   httpapi.ReportsAPI{}.Register,
 	"DirectoryFunction": httpapi.DirectoryAPI{}.Register,
+	"GroupsFunction":    httpapi.GroupsAPI{}.Register,
+	"HealthFunction":    httpapi.HealthAPI{}.Register,
+	"RefreshFunction":   httpapi.RefreshAPI{}.Register,
 }
 
 // ttlTables are the tables whose items expire, by the attribute they
 // expire by (dynamo.CreateTables turns TTL on for the first two, the
 // ratelimit.TimeToLive call for the send budget).
 var ttlTables = map[string]string{
-	"ReportsTable":    dynamo.TTLAttribute,
-	"AlertsTable":     dynamo.TTLAttribute,
-	"SendBudgetTable": ratelimit.TTLAttribute,
+	"ReportsTable":     dynamo.TTLAttribute,
+	"AlertsTable":      dynamo.TTLAttribute,
+	"DailyListsTable":  dynamo.TTLAttribute,
+	"RefreshRunsTable": dynamo.TTLAttribute,
+	"SendBudgetTable":  ratelimit.TTLAttribute,
 }
 
 // scratchTables hold nothing worth keeping (the send budget's items live two
@@ -60,7 +65,7 @@ var scratchTables = map[string]bool{"SendBudgetTable": true}
 // forbiddenEnv are read by the code but must never be set in the cloud:
 // KEYS_FILE is the local key file, DYNAMODB_ENDPOINT and SNS_ENDPOINT point
 // at test fakes.
-var forbiddenEnv = []string{"KEYS_FILE", "DYNAMODB_ENDPOINT", "SNS_ENDPOINT"}
+var forbiddenEnv = []string{"KEYS_FILE", "DYNAMODB_ENDPOINT", "SNS_ENDPOINT", "SQS_ENDPOINT"}
 
 // template is template.yaml seen twice: typed by goformation (which
 // resolves intrinsics, so references to resources become null) and as a
@@ -746,7 +751,10 @@ func TestTablesMatchTableSpecs(t *testing.T) {
 	tp := loadTemplate(t)
 	tables := tp.cfn.GetAllDynamoDBTableResources()
 	// Naming each table by its logical id lets the specs say which is which.
-	specs := dynamo.TableSpecs(dynamo.Tables{Reports: "ReportsTable", Alerts: "AlertsTable", Grids: "GridsTable", Rules: "RulesTable"})
+	specs := dynamo.TableSpecs(dynamo.Tables{
+		Reports: "ReportsTable", Alerts: "AlertsTable", Grids: "GridsTable", Rules: "RulesTable",
+		Groups: "GroupsTable", Members: "MembersTable", Health: "HealthTable", DailyLists: "DailyListsTable", RefreshRuns: "RefreshRunsTable",
+	})
 	specs = append(specs, ratelimit.TableSpec("SendBudgetTable"))
 	specByID := map[string]*awsTableSpec{}
 	for _, s := range specs {
@@ -963,14 +971,14 @@ func TestFanoutChecksCatchMistakes(t *testing.T) {
 		},
 		{
 			"no partial batch failures",
-			"              - ReportBatchItemFailures\n",
-			"              - ReportBatchItemFailuresX\n",
+			"              - ReportBatchItemFailures\n            BisectBatchOnFunctionError: true\n",
+			"              - ReportBatchItemFailuresX\n            BisectBatchOnFunctionError: true\n",
 			"lack ReportBatchItemFailures",
 		},
 		{
 			"short DLQ retention",
-			"MessageRetentionPeriod: 1209600",
-			"MessageRetentionPeriod: 345600",
+			"MessageRetentionPeriod: 1209600 # 14 days, the most SQS keeps",
+			"MessageRetentionPeriod: 345600 # 14 days, the most SQS keeps",
 			"must keep messages 14 days",
 		},
 		{

@@ -14,6 +14,8 @@ import (
 
 	"gridcode/shared/auth"
 	"gridcode/shared/fields"
+	"gridcode/shared/group"
+	"gridcode/shared/refresh"
 	"gridcode/shared/report"
 )
 
@@ -22,6 +24,8 @@ import (
 const (
 	MaxReportBody  = 16 << 10
 	MaxRuleSetBody = 400 << 10
+	// A batch of healthfeed.MaxBatch updates is about 200 KB.
+	MaxHealthBody = 512 << 10
 )
 
 type errorBody struct {
@@ -54,8 +58,12 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusForbidden, "forbidden")
 	case errors.Is(err, report.ErrUnknownGrid):
 		writeError(w, http.StatusNotFound, "unknown_grid")
-	case errors.Is(err, report.ErrNotFound):
+	case errors.Is(err, report.ErrNotFound), errors.Is(err, group.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found")
+	case errors.Is(err, group.ErrConflict):
+		writeError(w, http.StatusConflict, "roster_changed")
+	case errors.Is(err, refresh.ErrBadDate):
+		writeError(w, http.StatusBadRequest, "invalid_query", fields.Problem{Field: "date", Reason: "invalid"})
 	default:
 		slog.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal")

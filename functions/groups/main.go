@@ -1,0 +1,63 @@
+// Command groups is the group code's Lambda: registration, the roster and
+// self-joins, the QR code and the daily list with its CSV/XLSX exports.
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"gridcode/shared/area"
+	"gridcode/shared/district"
+	"gridcode/shared/group"
+	"gridcode/shared/httpapi"
+	"gridcode/shared/lambdaapp"
+	"gridcode/shared/store/dynamo"
+)
+
+type config struct {
+	Common          lambdaapp.Common
+	GroupsTable     string        `env:"GROUPS_TABLE, required"`
+	MembersTable    string        `env:"MEMBERS_TABLE, required"`
+	DailyListsTable string        `env:"DAILY_LISTS_TABLE, required"`
+	GridsTable      string        `env:"GRIDS_TABLE, required"`
+	RulesTable      string        `env:"RULES_TABLE, required"`
+	JoinURL         string        `env:"JOIN_URL, required"` // the self-join page; the group id is appended
+	SettingsTTL     time.Duration `env:"SETTINGS_TTL, default=30s"`
+}
+
+func main() { lambdaapp.Main(realMain) }
+
+func realMain(ctx context.Context) error {
+	var cfg config
+	rt, err := lambdaapp.Init(ctx, &cfg, &cfg.Common)
+	if err != nil {
+		return err
+	}
+	vault, err := rt.Vault()
+	if err != nil {
+		return err
+	}
+	issuer, err := rt.Issuer()
+	if err != nil {
+		return err
+	}
+	areas, err := area.Load()
+	if err != nil {
+		return err
+	}
+	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{
+		Groups: cfg.GroupsTable, Members: cfg.MembersTable, DailyLists: cfg.DailyListsTable,
+		Grids: cfg.GridsTable, Rules: cfg.RulesTable,
+	})
+	mux := http.NewServeMux()
+	httpapi.GroupsAPI{
+		Registry: &group.Registry{
+			Store: store, Lists: store, Vault: vault, Now: time.Now, JoinURL: cfg.JoinURL,
+			Grids: district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),
+		},
+		Staff: httpapi.Staff{Issuer: issuer, Now: time.Now},
+	}.Register(mux)
+	lambdaapp.ServeHTTP(mux)
+	return nil
+}

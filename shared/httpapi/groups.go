@@ -1,0 +1,254 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"gridcode/shared/auth"
+	"gridcode/shared/dates"
+	"gridcode/shared/fields"
+	"gridcode/shared/group"
+	"gridcode/shared/group/export"
+	"gridcode/shared/qr"
+)
+
+// Body limits of the group code: a roster of group.MaxRoster lines of
+// name, document and phone is under 300 KB in any encoding.
+const (
+	MaxGroupBody  = 4 << 10
+	MaxRosterBody = 1 << 20
+)
+
+// GroupsAPI serves the group code: registration, the roster, self-joins
+// and the daily list.
+type GroupsAPI struct {
+	Registry *group.Registry
+	Staff    Staff
+}
+
+// Register mounts the routes on mux.
+func (a GroupsAPI) Register(mux Router) {
+	mux.HandleFunc("POST /v1/groups", a.register)
+	mux.HandleFunc("GET /v1/groups/{groupId}", a.get)
+	mux.HandleFunc("GET /v1/grids/{gridCode}/groups", a.gridGroups)
+	mux.HandleFunc("GET /v1/groups/{groupId}/qr.png", a.qr)
+	mux.HandleFunc("GET /v1/groups/{groupId}/members", a.roster)
+	mux.HandleFunc("PUT /v1/groups/{groupId}/members", a.replaceRoster)
+	mux.HandleFunc("POST /v1/groups/{groupId}/join", a.join)
+	mux.HandleFunc("POST /v1/groups/{groupId}/members/{memberId}/approve", a.approve)
+	mux.HandleFunc("GET /v1/groups/{groupId}/daily", a.daily)
+}
+
+func (a GroupsAPI) register(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var in group.Registration
+	if decodeJSON(w, r, MaxGroupBody, &in) != nil {
+		return
+	}
+	v, err := a.Registry.Register(r.Context(), p, in)
+	if errors.Is(err, group.ErrExists) {
+		writeJSON(w, http.StatusConflict, struct {
+			Error string     `json:"error"`
+			Group group.View `json:"group"`
+		}{"group_exists", v})
+		return
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/groups/"+url.PathEscape(v.GroupID))
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (a GroupsAPI) get(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	v, err := a.Registry.Get(r.Context(), p, r.PathValue("groupId"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a GroupsAPI) gridGroups(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	vs, err := a.Registry.GridGroups(r.Context(), p, r.PathValue("gridCode"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": vs})
+}
+
+// qrSize fits a poster's code printed at 6 cm.
+const qrSize = 512
+
+func (a GroupsAPI) qr(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	v, err := a.Registry.Get(r.Context(), p, r.PathValue("groupId"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	png, err := qr.PNG(v.JoinURL, qrSize)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Write(png)
+}
+
+func (a GroupsAPI) roster(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out, err := a.Registry.Roster(r.Context(), p, r.PathValue("groupId"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// replaceRoster takes JSON ({"members": [...]}) or a CSV file as Chinese
+// Excel exports it (UTF-8 with or without BOM, or GB18030).
+func (a GroupsAPI) replaceRoster(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	// Only the group's manager may learn what is wrong with a roster.
+	if !p.CanManageGroup(r.PathValue("groupId")) {
+		fail(w, r, auth.ErrForbidden)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	body := http.MaxBytesReader(w, r.Body, MaxRosterBody)
+	var rows []group.CheckedRow
+	switch mt {
+	case "application/json", "text/csv":
+		rows, err = group.ReadRoster(body, mt, a.Staff.Now())
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type")
+		return
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large")
+		return
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	v, err := a.Registry.ReplaceRoster(r.Context(), p, r.PathValue("groupId"), rows)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// join is public: the group's QR code opens it.
+func (a GroupsAPI) join(w http.ResponseWriter, r *http.Request) {
+	var row group.RosterRow
+	if decodeJSON(w, r, MaxGroupBody, &row) != nil {
+		return
+	}
+	if err := a.Registry.Join(r.Context(), r.PathValue("groupId"), row); err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": string(group.Pending)})
+}
+
+func (a GroupsAPI) approve(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	v, err := a.Registry.Approve(r.Context(), p, r.PathValue("groupId"), r.PathValue("memberId"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// daily serves a day's list (today by default) as JSON, CSV or XLSX.
+func (a GroupsAPI) daily(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Staff.principal(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	date := q.Get("date")
+	if date == "" {
+		date = dates.Today(a.Staff.Now())
+	} else if _, ok := dates.Parse(date); !ok {
+		writeError(w, http.StatusBadRequest, "invalid_query", fields.Problem{Field: "date", Reason: "invalid"})
+		return
+	}
+	format := q.Get("format")
+	switch format {
+	case "", "json", "csv", "xlsx":
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_query", fields.Problem{Field: "format", Reason: "unknown"})
+		return
+	}
+	d, err := a.Registry.Daily(r.Context(), p, r.PathValue("groupId"), date)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if format == "" || format == "json" {
+		writeJSON(w, http.StatusOK, d)
+		return
+	}
+	g := group.Group{ID: d.Group.GroupID, Name: d.Group.Name, Kind: d.Group.Kind, Address: d.Group.Address, GridCode: d.Group.GridCode}
+	var buf bytes.Buffer
+	contentType := "text/csv; charset=utf-8"
+	if format == "csv" {
+		err = export.CSV(&buf, g, date, d.Summary, d.Entries)
+	} else {
+		contentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+		err = export.XLSX(&buf, g, date, d.Summary, d.Entries)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	// An ASCII name, which every browser keeps.
+	name := d.Group.GroupID + "-" + date + "." + format
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(buf.Bytes())
+}
