@@ -24,6 +24,7 @@ import (
 	"gridcode/infra/local"
 	"gridcode/shared/alert"
 	"gridcode/shared/auth"
+	"gridcode/shared/dates"
 	"gridcode/shared/secrets"
 	"gridcode/shared/store/dynamo"
 	"gridcode/shared/store/embedded"
@@ -34,6 +35,9 @@ const usage = `usage: gridcode <command> [flags]
 commands:
   serve   run the whole system on the embedded store (PORT, DATA_DIR)
   token   print a staff bearer token: token --role district_admin | --role grid_worker --grid <gridCode>
+          | --role group_admin --group <groupId> | --role health_feed
+  refresh build every group's daily list for a day now: refresh [--date YYYY-MM-DD] (the server
+          does this at 06:00; stop it first, the store is one process's)
   gen     write a synthetic district as JSONL (gen -h)
   keys    print a fresh keyset JSON, for the cloud's SSM SecureString parameter
   alerts  alerts replay [--alerts-table T] [id ...]: put failed alerts back in the queue
@@ -63,6 +67,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return printKeys(stdout)
 	case "alerts":
 		return alerts(ctx, args[1:], stdout)
+	case "refresh":
+		return refreshNow(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -102,6 +108,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "gridcode listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "staff tokens: bin/gridcode token --role district_admin\n")
 	fmt.Fprintf(stdout, "              bin/gridcode token --role grid_worker --grid <gridCode from GET /v1/grids>\n")
+	fmt.Fprintf(stdout, "              bin/gridcode token --role group_admin --group <groupId>\n")
+	fmt.Fprintf(stdout, "group lists are refreshed every day at 06:00 Asia/Shanghai (and on start if missed)\n")
 	// Bodies are at most 16 KiB: slow clients on a phone network still fit.
 	srv := &http.Server{
 		Handler:           sys.Handler,
@@ -171,6 +179,34 @@ func printKeys(stdout io.Writer) error {
 // alerts replay re-queues failed alerts after a provider outage that
 // outlasted the retries. Without ids it takes the ones that ran out of
 // retries, not those that failed for good (an invalid number).
+// refreshNow runs a day's group refresh in this process, to the end.
+func refreshNow(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("refresh", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("DATA_DIR", ".data"), "data directory (env DATA_DIR)")
+	date := fs.String("date", dates.Today(time.Now()), "district day to refresh")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sys, err := local.Open(ctx, *dataDir, time.Now)
+	if err != nil {
+		return fmt.Errorf("%w (is gridcode serve running? it refreshes at 06:00, or POST /v1/refresh/run)", err)
+	}
+	defer sys.Close()
+	p, err := sys.Refresh(ctx, *date)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "refresh %s: %d of %d groups have their list\n", p.Date, p.Done, p.Groups)
+	for _, f := range p.Failed {
+		fmt.Fprintf(stdout, "  failed: group %s: %s\n", f.GroupID, f.Reason)
+	}
+	fmt.Fprintln(stdout, "the administrators' SMS are queued; gridcode serve sends them")
+	if len(p.Failed) > 0 {
+		return fmt.Errorf("%d groups failed", len(p.Failed))
+	}
+	return nil
+}
+
 func alerts(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "replay" {
 		return errors.New("usage: gridcode alerts replay [--alerts-table T] [--data-dir D] [id ...]")

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,8 @@ import (
 	"gridcode/infra/local"
 	"gridcode/shared/alert"
 	"gridcode/shared/auth"
+	"gridcode/shared/dates"
+	"gridcode/shared/refresh"
 	"gridcode/shared/secrets"
 )
 
@@ -79,5 +85,74 @@ func TestTokenCommand(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"token", "--role", "mayor", "--data-dir", dir}, &out); err == nil {
 		t.Fatal("unknown role accepted")
+	}
+}
+
+// `gridcode refresh` builds a day's lists in the data dir, and running it
+// again changes nothing.
+func TestRefreshCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	sys, err := local.Open(ctx, dir, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sys.Handler)
+	office, err := sys.Issuer.Issue(auth.Principal{Subject: "t", Role: auth.DistrictAdmin, Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(method, path, contentType, body string) int {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Authorization", "Bearer "+office)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	reg := `{"name":"惠民超市","kind":"supermarket","address":"新塘里1号","gridCode":"440703006107-01","admin":{"name":"店长","phone":"13800138001"}}`
+	if code := post("POST", "/v1/groups", "application/json", reg); code != 201 {
+		t.Fatalf("register: %d", code)
+	}
+	groups, err := sys.Store.GroupIDs(ctx)
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("groups %v, %v", groups, err)
+	}
+	roster := "姓名,身份证号码\n张三,11010519491231002X\n"
+	if code := post("PUT", "/v1/groups/"+groups[0]+"/members", "text/csv", roster); code != 200 {
+		t.Fatalf("roster: %d", code)
+	}
+	srv.Close()
+	sys.Close()
+
+	today := dates.Today(time.Now())
+	for range 2 {
+		var out bytes.Buffer
+		if err := run(ctx, []string{"refresh", "--data-dir", dir}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "refresh "+today+": 1 of 1 groups") {
+			t.Fatalf("output %q", out.String())
+		}
+	}
+	err = run(ctx, []string{"refresh", "--data-dir", dir, "--date", dates.AddDays(today, 1)}, io.Discard)
+	if !errors.Is(err, refresh.ErrBadDate) {
+		t.Fatalf("refreshing tomorrow: %v", err)
+	}
+	sys, err = local.Open(ctx, dir, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	l, err := sys.Store.DailyList(ctx, groups[0], today)
+	if err != nil || l.Summary.Members != 1 || l.Summary.NoData != 1 {
+		t.Fatalf("list %+v, %v", l.Summary, err)
+	}
+	if n, _ := sys.Store.CountAlerts(ctx); n != 1 {
+		t.Fatalf("%d alerts after two refreshes, want the one morning SMS", n)
 	}
 }
