@@ -103,7 +103,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	// cache on write; the TTL only bounds how stale a hand-edited file gets.
 	settings := district.NewSettings(store, areas, now, time.Minute)
 	sys := &System{Store: store, Keys: keys, Issuer: issuer, Settings: settings, wake: make(chan struct{}, 1)}
-	if sys.Seeded, err = seedDemo(ctx, store, settings, vault, dates.Today(now())); err != nil {
+	if sys.Seeded, err = seedDemo(ctx, store, settings, vault, now()); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -273,9 +273,10 @@ func (w wakeOnHealth) WriteHealth(ctx context.Context, writes []health.Write) ([
 	return conflicts, err
 }
 
-// seedDemo loads the demo district into an empty store: 410 grids and a
-// sample risk-area list. A store that has grids is left alone.
-func seedDemo(ctx context.Context, store *embedded.Store, settings *district.Settings, vault *pii.Vault, today string) (bool, error) {
+// seedDemo loads the demo district into an empty store: 410 grids, a
+// sample risk-area list, and three groups with rosters and health data.
+// A store that has grids is left alone.
+func seedDemo(ctx context.Context, store *embedded.Store, settings *district.Settings, vault *pii.Vault, now time.Time) (bool, error) {
 	existing, err := store.ListGrids(ctx)
 	if err != nil || len(existing) > 0 {
 		return false, err
@@ -284,8 +285,27 @@ func seedDemo(ctx context.Context, store *embedded.Store, settings *district.Set
 	if err != nil {
 		return false, fmt.Errorf("demo grids: %w", err)
 	}
-	if err := settings.SetRiskAreas(ctx, demo.RiskAreas(today)); err != nil {
+	if err := settings.SetRiskAreas(ctx, demo.RiskAreas(dates.Today(now))); err != nil {
 		return false, fmt.Errorf("demo risk areas: %w", err)
+	}
+	groups, err := demo.Groups(vault, now)
+	if err != nil {
+		return false, fmt.Errorf("demo groups: %w", err)
+	}
+	for _, g := range groups {
+		if _, _, err := store.CreateGroup(ctx, g.Group); err != nil {
+			return false, err
+		}
+		if _, err := store.ReplaceRoster(ctx, g.Group.ID, 0, g.Members); err != nil {
+			return false, err
+		}
+		writes := make([]health.Write, len(g.Health))
+		for i, rec := range g.Health {
+			writes[i] = health.Write{Record: rec}
+		}
+		if _, err := store.WriteHealth(ctx, writes); err != nil {
+			return false, err
+		}
 	}
 	// Grids last: their presence marks the seed as done.
 	if err := settings.PutGrids(ctx, grids); err != nil {

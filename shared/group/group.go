@@ -184,6 +184,7 @@ type DailyStore interface {
 // RunPlan is what the planner wrote for one day's refresh.
 type RunPlan struct {
 	Date      string    `json:"date"`
+	RunID     string    `json:"runId"` // unique per plan of the day`
 	Groups    int       `json:"groups"`
 	Shards    int       `json:"shards"`
 	PlannedAt time.Time `json:"plannedAt"`
@@ -191,7 +192,10 @@ type RunPlan struct {
 
 // ShardResult is the latest attempt at one shard of a refresh.
 type ShardResult struct {
-	Date      string         `json:"date"`
+	Date string `json:"date"`
+	// RunID names the plan the shard belongs to: a day planned again does
+	// not count the shards of its earlier plan.
+	RunID     string         `json:"runId"`
 	Shard     int            `json:"shard"`
 	Groups    int            `json:"groups"`
 	Done      int            `json:"done"`

@@ -62,6 +62,8 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "not_found")
 	case errors.Is(err, group.ErrConflict):
 		writeError(w, http.StatusConflict, "roster_changed")
+	case errors.Is(err, refresh.ErrInProgress):
+		writeError(w, http.StatusConflict, "refresh_in_progress")
 	case errors.Is(err, refresh.ErrBadDate):
 		writeError(w, http.StatusBadRequest, "invalid_query", fields.Problem{Field: "date", Reason: "invalid"})
 	default:

@@ -6,6 +6,7 @@ package refresh
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 // Shard is one queue message: some groups of one day's run.
 type Shard struct {
 	Date     string   `json:"date"`
+	RunID    string   `json:"runId"` // the plan it belongs to
 	Index    int      `json:"shard"`
 	GroupIDs []string `json:"groupIds"`
 }
@@ -54,6 +56,14 @@ type Planner struct {
 // ErrBadDate is a run date that is not a past or present district day.
 var ErrBadDate = errors.New("refresh: date must be YYYY-MM-DD and not after today")
 
+// ErrInProgress is a plan for a day whose run is still going.
+var ErrInProgress = errors.New("refresh: the day's run is in progress")
+
+// StuckAfter is how long a run may go on before the day may be planned
+// again over it: far longer than a district's run takes (minutes), so two
+// runs of one day never overlap unless the first one died.
+const StuckAfter = 30 * time.Minute
+
 // CheckDate accepts a district day up to today.
 func CheckDate(date string, now time.Time) error {
 	// Dates in the fixed layout order as strings.
@@ -65,10 +75,19 @@ func CheckDate(date string, now time.Time) error {
 
 // Plan records the day's plan and queues its shards. Planning a day again
 // queues the shards again; groups already done are skipped by the workers,
-// so a rerun changes nothing and sends nothing twice.
+// so a rerun changes nothing and sends nothing twice. While the day's run
+// goes on (up to StuckAfter) it is not planned again: ErrInProgress.
 func (p *Planner) Plan(ctx context.Context, date string) (group.RunPlan, error) {
-	if err := CheckDate(date, p.Now()); err != nil {
+	now := p.Now()
+	if err := CheckDate(date, now); err != nil {
 		return group.RunPlan{}, err
+	}
+	switch prev, err := Read(ctx, p.Runs, date); {
+	case errors.Is(err, group.ErrNotFound):
+	case err != nil:
+		return group.RunPlan{}, fmt.Errorf("plan refresh %s: %w", date, err)
+	case !prev.Complete && now.Sub(prev.PlannedAt) < StuckAfter:
+		return group.RunPlan{}, ErrInProgress
 	}
 	ids, err := p.Groups.GroupIDs(ctx)
 	if err != nil {
@@ -78,11 +97,12 @@ func (p *Planner) Plan(ctx context.Context, date string) (group.RunPlan, error) 
 	if size < 1 {
 		size = DefaultShardSize
 	}
+	runID := rand.Text()[:16]
 	var shards []Shard
 	for start := 0; start < len(ids); start += size {
-		shards = append(shards, Shard{Date: date, Index: len(shards), GroupIDs: ids[start:min(start+size, len(ids))]})
+		shards = append(shards, Shard{Date: date, RunID: runID, Index: len(shards), GroupIDs: ids[start:min(start+size, len(ids))]})
 	}
-	plan := group.RunPlan{Date: date, Groups: len(ids), Shards: len(shards), PlannedAt: p.Now().UTC()}
+	plan := group.RunPlan{Date: date, RunID: runID, Groups: len(ids), Shards: len(shards), PlannedAt: now.UTC()}
 	// The plan goes first: progress is read against it, and a shard that
 	// reports before the plan exists would show a run with no total.
 	if err := p.Runs.PutRunPlan(ctx, plan); err != nil {
@@ -124,7 +144,7 @@ type Delivery struct {
 // yet and records the shard's result. It returns an error when a group
 // failed, so the queue delivers the shard again.
 func (w *Worker) Refresh(ctx context.Context, s Shard, d Delivery) error {
-	res := group.ShardResult{Date: s.Date, Shard: s.Index, Groups: len(s.GroupIDs), Attempt: d.Attempt, Final: d.Final}
+	res := group.ShardResult{Date: s.Date, RunID: s.RunID, Shard: s.Index, Groups: len(s.GroupIDs), Attempt: d.Attempt, Final: d.Final}
 	var mu sync.Mutex
 	var errs []error
 	sem := make(chan struct{}, max(w.Parallel, 1))
@@ -271,6 +291,7 @@ func (w *Worker) dailyAlert(g group.Group, l group.DailyList, now time.Time) (al
 // Progress is a run as the district office watches it.
 type Progress struct {
 	Date      string               `json:"date"`
+	RunID     string               `json:"runId"`
 	PlannedAt time.Time            `json:"plannedAt"`
 	Groups    int                  `json:"groups"`
 	Done      int                  `json:"done"`
@@ -288,14 +309,18 @@ type RunReader interface {
 	Run(ctx context.Context, date string) (group.RunPlan, []group.ShardResult, error)
 }
 
-// Read sums a run's shard results.
+// Read sums the shard results of a day's latest plan.
 func Read(ctx context.Context, runs RunReader, date string) (Progress, error) {
 	plan, shards, err := runs.Run(ctx, date)
 	if err != nil {
 		return Progress{}, err
 	}
-	p := Progress{Date: plan.Date, PlannedAt: plan.PlannedAt, Groups: plan.Groups, Shards: plan.Shards, Reported: len(shards), Failed: []group.GroupFailure{}}
+	p := Progress{Date: plan.Date, RunID: plan.RunID, PlannedAt: plan.PlannedAt, Groups: plan.Groups, Shards: plan.Shards, Failed: []group.GroupFailure{}}
 	for _, s := range shards {
+		if s.RunID != plan.RunID {
+			continue // from an earlier plan of the day
+		}
+		p.Reported++
 		p.Done += s.Done
 		if s.Final {
 			p.Failed = append(p.Failed, s.Failed...)

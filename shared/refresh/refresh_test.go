@@ -265,3 +265,40 @@ func (u unreadable) GetGroup(ctx context.Context, id string) (group.Group, error
 	}
 	return u.Store.GetGroup(ctx, id)
 }
+
+// A day is not planned again while its run goes on, unless the run is
+// stuck; the progress of a new plan counts only its own shards.
+func TestPlanWhileInProgress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.d.Group(t, "惠民超市", grouptest.Grid1.Code, "13800138001", grouptest.Person(1))
+	first, err := f.planner.Plan(ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.planner.Plan(ctx, day); !errors.Is(err, refresh.ErrInProgress) {
+		t.Fatalf("second plan during the run: %v", err)
+	}
+	// The first run finishes; a rerun is a new plan, whose progress starts
+	// from nothing even though the first plan's shard reported.
+	f.d.Clock.T = f.d.Clock.T.Add(time.Minute)
+	if err := f.worker.Refresh(ctx, f.queue.shards[0], refresh.Delivery{Attempt: 1, Final: true}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.planner.Plan(ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := refresh.Read(ctx, f.d.Store, day); err != nil || p.Complete || p.Reported != 0 || p.RunID != second.RunID {
+		t.Fatalf("progress of the rerun before its shards: %+v, %v", p, err)
+	}
+	// A run that never finishes may be planned over once it is stuck.
+	f.d.Clock.T = f.d.Clock.T.Add(refresh.StuckAfter)
+	if _, err := f.planner.Plan(ctx, day); err != nil {
+		t.Fatalf("plan over a stuck run: %v", err)
+	}
+	if first.RunID == second.RunID || first.RunID == "" {
+		t.Fatalf("plans of a day have run ids %q and %q", first.RunID, second.RunID)
+	}
+}
