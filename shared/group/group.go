@@ -215,9 +215,11 @@ type GroupFailure struct {
 type RunStore interface {
 	// PutRunPlan records (or replaces) a day's plan.
 	PutRunPlan(ctx context.Context, p RunPlan) error
-	// PutShardResult records (or replaces) a shard's latest attempt.
+	// PutShardResult records (or replaces) the latest attempt at a shard
+	// of a run.
 	PutShardResult(ctx context.Context, r ShardResult) error
-	// Run returns the day's plan and shard results sorted by shard;
-	// ErrNotFound if the day was never planned.
+	// Run returns the day's latest plan and the results of that plan's
+	// shards (not an earlier run's) sorted by shard; ErrNotFound if the day
+	// was never planned.
 	Run(ctx context.Context, date string) (RunPlan, []ShardResult, error)
 }

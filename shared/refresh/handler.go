@@ -3,6 +3,7 @@ package refresh
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -35,6 +36,12 @@ func (h PlanHandler) Handle(ctx context.Context, e ScheduledEvent) (group.RunPla
 		at = h.Planner.Now()
 	}
 	plan, err := h.Planner.Plan(ctx, dates.Today(at))
+	if errors.Is(err, ErrInProgress) {
+		// Scheduler may deliver an invocation twice: the run it asked for
+		// is going on.
+		slog.InfoContext(ctx, "refresh already in progress", "date", dates.Today(at))
+		return group.RunPlan{Date: dates.Today(at)}, nil
+	}
 	if err != nil {
 		return group.RunPlan{}, err
 	}

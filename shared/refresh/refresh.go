@@ -103,13 +103,15 @@ func (p *Planner) Plan(ctx context.Context, date string) (group.RunPlan, error) 
 		shards = append(shards, Shard{Date: date, RunID: runID, Index: len(shards), GroupIDs: ids[start:min(start+size, len(ids))]})
 	}
 	plan := group.RunPlan{Date: date, RunID: runID, Groups: len(ids), Shards: len(shards), PlannedAt: now.UTC()}
-	// The plan goes first: progress is read against it, and a shard that
-	// reports before the plan exists would show a run with no total.
-	if err := p.Runs.PutRunPlan(ctx, plan); err != nil {
-		return group.RunPlan{}, fmt.Errorf("plan refresh %s: %w", date, err)
-	}
+	// The shards go first: a plan is recorded only once its shards are
+	// queued, so a failed send leaves no run "in progress" to block the
+	// schedule's retry. A shard that reports before its plan is written
+	// is keyed by its run and counts once the plan is there.
 	if err := p.Queue.Send(ctx, shards); err != nil {
 		return group.RunPlan{}, fmt.Errorf("queue refresh %s: %w", date, err)
+	}
+	if err := p.Runs.PutRunPlan(ctx, plan); err != nil {
+		return group.RunPlan{}, fmt.Errorf("plan refresh %s: %w", date, err)
 	}
 	return plan, nil
 }
@@ -315,12 +317,8 @@ func Read(ctx context.Context, runs RunReader, date string) (Progress, error) {
 	if err != nil {
 		return Progress{}, err
 	}
-	p := Progress{Date: plan.Date, RunID: plan.RunID, PlannedAt: plan.PlannedAt, Groups: plan.Groups, Shards: plan.Shards, Failed: []group.GroupFailure{}}
+	p := Progress{Date: plan.Date, RunID: plan.RunID, PlannedAt: plan.PlannedAt, Groups: plan.Groups, Shards: plan.Shards, Reported: len(shards), Failed: []group.GroupFailure{}}
 	for _, s := range shards {
-		if s.RunID != plan.RunID {
-			continue // from an earlier plan of the day
-		}
-		p.Reported++
 		p.Done += s.Done
 		if s.Final {
 			p.Failed = append(p.Failed, s.Failed...)

@@ -302,3 +302,35 @@ func TestPlanWhileInProgress(t *testing.T) {
 		t.Fatalf("plans of a day have run ids %q and %q", first.RunID, second.RunID)
 	}
 }
+
+// failingQueue refuses every send.
+type failingQueue struct{}
+
+func (failingQueue) Send(context.Context, []refresh.Shard) error { return errThrottled }
+
+// A plan whose shards could not be queued leaves nothing in progress: the
+// schedule's retry plans the day.
+func TestFailedSendDoesNotBlockTheRetry(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.d.Group(t, "惠民超市", grouptest.Grid1.Code, "13800138001", grouptest.Person(1))
+	failing := *f.planner
+	failing.Queue = failingQueue{}
+	if _, err := failing.Plan(ctx, day); !errors.Is(err, errThrottled) {
+		t.Fatalf("plan with a failing queue: %v", err)
+	}
+	h := refresh.PlanHandler{Planner: f.planner}
+	plan, err := h.Handle(ctx, refresh.ScheduledEvent{DetailType: "Scheduled Event", Time: refreshTime})
+	if err != nil || plan.Date != day || plan.Shards != 1 || len(f.queue.shards) != 1 {
+		t.Fatalf("the retry: %+v, %v, %d shards queued", plan, err, len(f.queue.shards))
+	}
+	// A second delivery of the same invocation finds the run going on and
+	// is no error.
+	if again, err := h.Handle(ctx, refresh.ScheduledEvent{DetailType: "Scheduled Event", Time: refreshTime}); err != nil || again.Date != day {
+		t.Fatalf("duplicate invocation: %+v, %v", again, err)
+	}
+	if len(f.queue.shards) != 1 {
+		t.Fatalf("a duplicate invocation queued the day again: %d shards", len(f.queue.shards))
+	}
+}

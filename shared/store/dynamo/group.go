@@ -35,7 +35,7 @@ import (
 //     "<group>#pending".
 //   - Health: key personKey.
 //   - DailyLists: key groupId + date, TTL expiresAt.
-//   - RefreshRuns: key date + part ("plan" or "shard#00001"), TTL
+//   - RefreshRuns: key date + part ("plan" or "shard#<runId>#00001"), TTL
 //     expiresAt (RunExpiry after the write).
 const (
 	// GroupGridIndex is the groups table's GSI by grid, by group id.
@@ -593,7 +593,9 @@ func (s *Store) DailyList(ctx context.Context, groupID, date string) (group.Dail
 
 const planPart = "plan"
 
-func shardPart(shard int) string { return fmt.Sprintf("shard#%05d", shard) }
+// shardPart keys a shard's result by its run, so a late delivery of an
+// earlier run of the day never replaces the current run's result.
+func shardPart(runID string, shard int) string { return fmt.Sprintf("shard#%s#%05d", runID, shard) }
 
 type planItem struct {
 	group.RunPlan
@@ -614,7 +616,7 @@ func (s *Store) PutRunPlan(ctx context.Context, p group.RunPlan) error {
 
 // PutShardResult implements group.RunStore: one item, replaced whole.
 func (s *Store) PutShardResult(ctx context.Context, r group.ShardResult) error {
-	part := shardPart(r.Shard)
+	part := shardPart(r.RunID, r.Shard)
 	return s.putRun(ctx, shardItem{ShardResult: r, Part: part, ExpiresAt: time.Now().Add(RunExpiry).Unix()}, r.Date, part)
 }
 
@@ -668,6 +670,7 @@ func (s *Store) Run(ctx context.Context, date string) (group.RunPlan, []group.Sh
 	if plan == nil {
 		return group.RunPlan{}, nil, fmt.Errorf("run %s: %w", date, group.ErrNotFound)
 	}
+	shards = slices.DeleteFunc(shards, func(r group.ShardResult) bool { return r.RunID != plan.RunID })
 	// The part sorts by number for shards below 100000; sort anyway.
 	slices.SortStableFunc(shards, func(a, b group.ShardResult) int { return a.Shard - b.Shard })
 	return *plan, shards, nil

@@ -489,7 +489,7 @@ func (s *Store) PutRunPlan(ctx context.Context, p group.RunPlan) error {
 // PutShardResult implements group.RunStore.
 func (s *Store) PutShardResult(ctx context.Context, r group.ShardResult) error {
 	return s.db.Batch(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketRunShards), key(r.Date, versionKey(r.Shard)), r)
+		return putJSON(tx.Bucket(bucketRunShards), key(r.Date, r.RunID, versionKey(r.Shard)), r)
 	})
 }
 
@@ -505,7 +505,7 @@ func (s *Store) Run(ctx context.Context, date string) (group.RunPlan, []group.Sh
 		if err := json.Unmarshal(v, &p); err != nil {
 			return fmt.Errorf("decode run plan %s: %w", date, err)
 		}
-		return eachPrefixed(tx.Bucket(bucketRunShards), key(date, ""), func(k, v []byte) error {
+		return eachPrefixed(tx.Bucket(bucketRunShards), key(date, p.RunID, ""), func(k, v []byte) error {
 			var r group.ShardResult
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode shard result %q: %w", k, err)

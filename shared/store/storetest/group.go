@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"gridcode/shared/alert"
 	"gridcode/shared/group"
@@ -726,7 +727,7 @@ func runRunTests(t *testing.T, newStore func(t *testing.T) GroupStore) {
 	f := newGroupFixture()
 
 	shard := func(date string, n, attempt int) group.ShardResult {
-		return group.ShardResult{Date: date, Shard: n, Groups: 50, Done: 50, Attempt: attempt, UpdatedAt: f.at.Add(time.Duration(n) * time.Second)}
+		return group.ShardResult{Date: date, RunID: "run1", Shard: n, Groups: 50, Done: 50, Attempt: attempt, UpdatedAt: f.at.Add(time.Duration(n) * time.Second)}
 	}
 
 	t.Run("an unplanned day is ErrNotFound", func(t *testing.T) {
@@ -748,7 +749,7 @@ func runRunTests(t *testing.T, newStore func(t *testing.T) GroupStore) {
 		t.Parallel()
 		s := newStore(t)
 		const date = "2022-12-04"
-		plan := group.RunPlan{Date: date, Groups: 570, Shards: 12, PlannedAt: f.at}
+		plan := group.RunPlan{Date: date, RunID: "run1", Groups: 570, Shards: 12, PlannedAt: f.at}
 		if err := s.PutRunPlan(ctx, plan); err != nil {
 			t.Fatal(err)
 		}
@@ -772,7 +773,7 @@ func runRunTests(t *testing.T, newStore func(t *testing.T) GroupStore) {
 			want = append([]group.ShardResult{r}, want...)
 		}
 		// Other days' runs do not mix in.
-		if err := s.PutRunPlan(ctx, group.RunPlan{Date: "2022-12-05", Groups: 1, Shards: 1, PlannedAt: f.at}); err != nil {
+		if err := s.PutRunPlan(ctx, group.RunPlan{Date: "2022-12-05", RunID: "run1", Groups: 1, Shards: 1, PlannedAt: f.at}); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range []string{"2022-12-03", "2022-12-05"} {
@@ -808,6 +809,50 @@ func runRunTests(t *testing.T, newStore func(t *testing.T) GroupStore) {
 		if err != nil || len(other) != 1 || other[0].Date != "2022-12-05" {
 			t.Errorf("other day's run = %+v, %v", other, err)
 		}
+	})
+
+	t.Run("a new run of the day", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		const date = "2022-12-06"
+		first := group.RunPlan{Date: date, RunID: "run1", Groups: 100, Shards: 2, PlannedAt: f.at}
+		second := first
+		second.RunID, second.PlannedAt = "run2", f.at.Add(time.Hour)
+		put := func(r group.ShardResult) {
+			t.Helper()
+			if err := s.PutShardResult(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runIs := func(plan group.RunPlan, want ...group.ShardResult) {
+			t.Helper()
+			if err := s.PutRunPlan(ctx, plan); err != nil {
+				t.Fatal(err)
+			}
+			got, results, err := s.Run(ctx, date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(plan, got); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(want, results, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("results of %s (-want +got):\n%s", plan.RunID, diff)
+			}
+		}
+		a0, a1 := shard(date, 0, 1), shard(date, 1, 1)
+		put(a0)
+		put(a1)
+		runIs(first, a0, a1)
+		runIs(second) // the earlier run's shards do not count
+		b0 := a0
+		b0.RunID, b0.Done = "run2", 49
+		put(b0)
+		late := a0 // a late delivery of the first run's shard 0
+		late.Attempt = 2
+		put(late)
+		runIs(second, b0)
+		runIs(first, late, a1)
 	})
 }
 
