@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"gridcode/shared/auth"
 	"gridcode/shared/district"
 	"gridcode/shared/fields"
 )
@@ -67,19 +66,6 @@ func (a DirectoryAPI) guidance(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rules.Table())
 }
 
-// requireAdmin answers 401/403 unless the caller is the district office.
-func (a DirectoryAPI) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
-	p, err := a.Staff.principal(r)
-	if err == nil && !p.IsDistrictAdmin() {
-		err = auth.ErrForbidden
-	}
-	if err != nil {
-		fail(w, r, err)
-		return false
-	}
-	return true
-}
-
 func (a DirectoryAPI) putRiskAreas(w http.ResponseWriter, r *http.Request) {
 	replaceTable(a, w, r, a.Settings.SetRiskAreas, a.riskAreas)
 }
@@ -92,7 +78,7 @@ func (a DirectoryAPI) putGuidance(w http.ResponseWriter, r *http.Request) {
 // answers with the table as stored. `null` would wipe the table, so
 // clearing it takes an explicit [].
 func replaceTable[T any](a DirectoryAPI, w http.ResponseWriter, r *http.Request, set func(context.Context, []T) error, show http.HandlerFunc) {
-	if !a.requireAdmin(w, r) {
+	if !a.Staff.requireAdmin(w, r) {
 		return
 	}
 	var table []T

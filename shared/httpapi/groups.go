@@ -69,31 +69,16 @@ func (a GroupsAPI) register(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a GroupsAPI) get(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Staff.principal(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	v, err := a.Registry.Get(r.Context(), p, r.PathValue("groupId"))
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
+		return a.Registry.Get(r.Context(), p, r.PathValue("groupId"))
+	})
 }
 
 func (a GroupsAPI) gridGroups(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Staff.principal(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	vs, err := a.Registry.GridGroups(r.Context(), p, r.PathValue("gridCode"))
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": vs})
+	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
+		vs, err := a.Registry.GridGroups(r.Context(), p, r.PathValue("gridCode"))
+		return map[string]any{"groups": vs}, err
+	})
 }
 
 // qrSize fits a poster's code printed at 6 cm.
@@ -121,17 +106,9 @@ func (a GroupsAPI) qr(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a GroupsAPI) roster(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Staff.principal(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	out, err := a.Registry.Roster(r.Context(), p, r.PathValue("groupId"))
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
+		return a.Registry.Roster(r.Context(), p, r.PathValue("groupId"))
+	})
 }
 
 // replaceRoster takes JSON ({"members": [...]}) or a CSV file as Chinese
@@ -188,17 +165,9 @@ func (a GroupsAPI) join(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a GroupsAPI) approve(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Staff.principal(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	v, err := a.Registry.Approve(r.Context(), p, r.PathValue("groupId"), r.PathValue("memberId"))
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
+		return a.Registry.Approve(r.Context(), p, r.PathValue("groupId"), r.PathValue("memberId"))
+	})
 }
 
 // daily serves a day's list (today by default) as JSON, CSV or XLSX.

@@ -54,3 +54,30 @@ type Staff struct {
 func (s Staff) principal(r *http.Request) (auth.Principal, error) {
 	return s.Issuer.Verify(auth.FromHeader(r.Header.Get("Authorization")), s.Now())
 }
+
+// answer serves a staff read or change: the verified caller, then do,
+// then its result as JSON with status, or the error.
+func (s Staff) answer(w http.ResponseWriter, r *http.Request, status int, do func(auth.Principal) (any, error)) {
+	p, err := s.principal(r)
+	if err == nil {
+		var v any
+		if v, err = do(p); err == nil {
+			writeJSON(w, status, v)
+			return
+		}
+	}
+	fail(w, r, err)
+}
+
+// requireAdmin answers 401/403 unless the caller is the district office.
+func (s Staff) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
+	p, err := s.principal(r)
+	if err == nil && !p.IsDistrictAdmin() {
+		err = auth.ErrForbidden
+	}
+	if err != nil {
+		fail(w, r, err)
+		return false
+	}
+	return true
+}

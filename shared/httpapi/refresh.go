@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"gridcode/shared/auth"
 	"gridcode/shared/dates"
 	"gridcode/shared/refresh"
 )
@@ -22,22 +21,10 @@ func (a RefreshAPI) Register(mux Router) {
 	mux.HandleFunc("GET /v1/refresh/runs/{date}", a.progress)
 }
 
-func (a RefreshAPI) admin(w http.ResponseWriter, r *http.Request) bool {
-	p, err := a.Staff.principal(r)
-	if err == nil && !p.IsDistrictAdmin() {
-		err = auth.ErrForbidden
-	}
-	if err != nil {
-		fail(w, r, err)
-		return false
-	}
-	return true
-}
-
 // run plans ?date= (today by default) and answers 202: the run goes on in
 // the workers, and its progress is at the Location.
 func (a RefreshAPI) run(w http.ResponseWriter, r *http.Request) {
-	if !a.admin(w, r) {
+	if !a.Staff.requireAdmin(w, r) {
 		return
 	}
 	date := r.URL.Query().Get("date")
@@ -54,7 +41,7 @@ func (a RefreshAPI) run(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a RefreshAPI) progress(w http.ResponseWriter, r *http.Request) {
-	if !a.admin(w, r) {
+	if !a.Staff.requireAdmin(w, r) {
 		return
 	}
 	date := r.PathValue("date")

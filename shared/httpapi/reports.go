@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"gridcode/shared/auth"
 	"gridcode/shared/fields"
 	"gridcode/shared/report"
 )
@@ -45,15 +46,7 @@ func (a ReportsAPI) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a ReportsAPI) get(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Staff.principal(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	v, err := a.Reader.Get(r.Context(), p, r.PathValue("reportId"))
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
+		return a.Reader.Get(r.Context(), p, r.PathValue("reportId"))
+	})
 }
