@@ -234,6 +234,9 @@ func (f *Feed) write(ctx context.Context, u pending, stored map[string]health.Re
 		}
 		prev := old.UpdatedAt
 		w.Prev = &prev
+		if !u.status.CodeColor.Urgent() {
+			return w, true, nil // green alerts no one, whatever it was
+		}
 		s, err := health.Open(f.Vault, old)
 		if err != nil {
 			return health.Write{}, false, err
