@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gridcode/shared/alert"
+	"gridcode/shared/dates"
 	"gridcode/shared/fields"
 	"gridcode/shared/grid"
 	"gridcode/shared/group"
@@ -161,7 +162,8 @@ func (f *Feed) check(b Batch, now time.Time) ([]pending, error) {
 		var number string
 		if ok {
 			var reason string
-			if number, reason = idcard.Check(kind, u.IDNumber, now); reason != "" {
+			// A birth date is checked against the district's calendar day.
+			if number, reason = idcard.Check(kind, u.IDNumber, now.In(dates.District)); reason != "" {
 				c.Add(at("idNumber"), reason)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"gridcode/shared/group/grouptest"
 	"gridcode/shared/health"
 	"gridcode/shared/healthfeed"
+	"gridcode/shared/idcard"
 )
 
 var now = time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)
@@ -194,5 +195,20 @@ func TestNewestWins(t *testing.T) {
 	s, _ := status(t, d, p)
 	if want := now.Add(-5 * time.Minute); !s.UpdatedAt.Equal(want) {
 		t.Errorf("concurrent batches: %s at %s, want the update of %s", s.CodeColor, s.UpdatedAt, want)
+	}
+}
+
+// At 01:00 in the district it is still yesterday in UTC: a person born on
+// the district's today is a valid ID, not a future birth date.
+func TestBornTodayInTheDistrict(t *testing.T) {
+	t.Parallel()
+	early := time.Date(2026, 11, 28, 17, 0, 0, 0, time.UTC) // 2026-11-29 01:00 district time
+	d := grouptest.New(t, early)
+	first17 := "44070320261129001"
+	u := update(group.RosterRow{IDType: "resident_id", IDNumber: first17 + string(idcard.CheckDigit(first17))}, "green", 0)
+	at := early.Add(-time.Minute)
+	u.UpdatedAt, u.NATAt, u.NATResult = &at, nil, ""
+	if res, err := feed(d).Apply(context.Background(), healthfeed.Batch{Updates: []healthfeed.Update{u}}); err != nil || res.Applied != 1 {
+		t.Fatalf("Apply = %+v, %v", res, err)
 	}
 }
