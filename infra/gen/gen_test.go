@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,9 +152,9 @@ func TestWriteContents(t *testing.T) {
 	if len(groups) != spec.Groups {
 		t.Errorf("%d groups, want %d", len(groups), spec.Groups)
 	}
-	large, total := 0, 0
+	sizes := make([]int, 0, len(groups))
 	for _, g := range groups {
-		if !gridCodes[g.GridCode] || g.Kind == "" || g.Name == "" || len(g.Members) < 5 {
+		if !gridCodes[g.GridCode] || g.Kind == "" || g.Name == "" || len(g.Members) < MinGroupSize || len(g.Members) > MaxGroupSize {
 			t.Errorf("bad group %s %s %s, %d members", g.ID, g.Kind, g.GridCode, len(g.Members))
 		}
 		seen := map[string]bool{}
@@ -162,14 +164,10 @@ func TestWriteContents(t *testing.T) {
 			}
 			seen[m] = true
 		}
-		if len(g.Members) >= 1000 {
-			large++
-		} else {
-			total += len(g.Members)
-		}
+		sizes = append(sizes, len(g.Members))
 	}
-	if avg := total / max(len(groups)-large, 1); avg < 40 || avg > 60 {
-		t.Errorf("groups average %d members, want about 50", avg)
+	if st := statsOf(sizes); st.median < 27 || st.median > 33 || st.mean < 45 || st.mean > 55 || st.max < 500 {
+		t.Errorf("group sizes %+v, want a median about 30, a mean about 50 and a tail", st)
 	}
 
 	areas := readLines[risk.Area](t, filepath.Join(dir, RiskAreasFile))
@@ -320,5 +318,120 @@ func TestCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+type sizeStats struct {
+	groups, total, median, max int
+	mean                       float64
+	large                      int // 1000 members or more
+}
+
+func statsOf(sizes []int) sizeStats {
+	s := slices.Sorted(slices.Values(sizes))
+	st := sizeStats{groups: len(s)}
+	if len(s) == 0 {
+		return st
+	}
+	for _, n := range s {
+		st.total += n
+		if n >= 1000 {
+			st.large++
+		}
+	}
+	st.median, st.max, st.mean = s[len(s)/2], s[len(s)-1], float64(st.total)/float64(len(s))
+	return st
+}
+
+// The article's district, 3,421 groups, has about 171,000 members: a
+// median near 30 and a long tail up to 2,000. A tenth of the groups has a
+// tenth of the members, whatever the seed.
+func TestGroupSizes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		groups         int
+		total          int
+		tolerance      float64 // of total
+		minMax         int     // the largest group has at least this many
+		minLarge       int     // groups of 1000 or more
+		wantCapReached bool
+	}{
+		{groups: 3421, total: 171_000, tolerance: 0.02, minMax: 1800, minLarge: 5},
+		// Seven or so large groups: where the largest falls in the tail
+		// moves the total most.
+		{groups: 342, total: 17_100, tolerance: 0.1, minMax: 600},
+	}
+	for _, seed := range []int64{1, 2, 42, 1234567} {
+		for _, tt := range tests {
+			sizes := make([]int, tt.groups)
+			for i := range sizes {
+				sizes[i] = groupSize(seed, i)
+			}
+			st := statsOf(sizes)
+			if d := float64(st.total-tt.total) / float64(tt.total); d < -tt.tolerance || d > tt.tolerance {
+				t.Errorf("seed %d, %d groups: %d members, want %d ± %.0f%%", seed, tt.groups, st.total, tt.total, 100*tt.tolerance)
+			}
+			if st.median < 28 || st.median > 32 || st.max > MaxGroupSize || st.max < tt.minMax || st.large < tt.minLarge || slices.Min(sizes) < MinGroupSize {
+				t.Errorf("seed %d, %d groups: %+v", seed, tt.groups, st)
+			}
+		}
+	}
+	for _, u := range []float64{0, 1e-12, 0.5, 0.98, 1 - 1e-12, 1} {
+		if n := sizeAt(u); n < MinGroupSize || n > MaxGroupSize {
+			t.Errorf("sizeAt(%g) = %d", u, n)
+		}
+	}
+	if sizeAt(1) != MaxGroupSize || sizeAt(0) != MinGroupSize {
+		t.Errorf("the ends of the distribution: %d, %d", sizeAt(0), sizeAt(1))
+	}
+}
+
+// Source gives what Write writes.
+func TestSourceMatchesFiles(t *testing.T) {
+	t.Parallel()
+	spec := Spec{Seed: 9, Grids: 40, People: 2000, Groups: 30, Reports: 0, Today: testToday}
+	dir := t.TempDir()
+	if err := Write(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewSource(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := readLines[Person](t, filepath.Join(dir, PeopleFile))
+	for i, p := range people {
+		if got := src.Person(i); got != p {
+			t.Fatalf("person %d: %+v, file has %+v", i, got, p)
+		}
+		if got := src.PersonID(i); got != p.IDNumber {
+			t.Fatalf("person %d: id %s, file has %s", i, got, p.IDNumber)
+		}
+	}
+	groups := readLines[Group](t, filepath.Join(dir, GroupsFile))
+	i := 0
+	err = src.Groups(func(g Group, members []Person) error {
+		if i >= len(groups) {
+			t.Fatalf("more than %d groups", len(groups))
+		}
+		if !reflect.DeepEqual(g, groups[i]) {
+			t.Errorf("group %d: %+v, file has %+v", i, g, groups[i])
+		}
+		alone, idx := src.Group(i)
+		if !reflect.DeepEqual(alone, groups[i]) || len(idx) != len(members) {
+			t.Errorf("group %d alone: %+v", i, alone)
+		}
+		for k, m := range members {
+			if m != people[idx[k]] || m.IDNumber != g.Members[k] {
+				t.Errorf("group %d member %d: %+v", i, k, m)
+			}
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(groups) {
+		t.Errorf("Groups: %d groups, %v", i, err)
+	}
+	if _, err := NewSource(Spec{Grids: 0}); err == nil {
+		t.Error("NewSource accepted a bad spec")
 	}
 }

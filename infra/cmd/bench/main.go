@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,6 +53,9 @@ type options struct {
 	alerts        int
 	budgetAlerts  int
 	budget        int
+	groups        groupsOptions
+	skipGroups    bool
+	only          string
 }
 
 func main() {
@@ -63,8 +67,26 @@ func main() {
 	flag.IntVar(&o.alerts, "alerts", 100000, "pending alerts fanned out without a rate limit")
 	flag.IntVar(&o.budgetAlerts, "budget-alerts", 2000, "alerts fanned out within the SMS budget")
 	flag.IntVar(&o.budget, "budget", 200, "SMS budget, messages per second")
+	flag.Float64Var(&o.groups.scale, "groups-scale", 1.0, "size of the group-code district on the embedded store, of 800,000 people and 3,421 groups")
+	flag.Float64Var(&o.groups.dynamoScale, "dynamo-groups-scale", 0.1, "size of the group-code district on DynamoDB Local")
+	groupsParallel := flag.String("groups-parallel", "4,16,32", "Worker.Parallel values the embedded refresh tries, the best reported")
+	dynamoGroupsParallel := flag.String("dynamo-groups-parallel", "8,16,32", "Worker.Parallel values the DynamoDB Local refresh tries, the best reported")
+	flag.IntVar(&o.groups.feed, "feed-updates", 100_000, "health updates through the feed (0: none)")
+	flag.BoolVar(&o.skipGroups, "skip-groups", false, "skip the group-code refresh and health feed")
+	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed)`)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	var err, derr error
+	o.groups.parallel, err = parseParallel("groups-parallel", *groupsParallel)
+	o.groups.dynamoParallel, derr = parseParallel("dynamo-groups-parallel", *dynamoGroupsParallel)
+	if err = errors.Join(err, derr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if o.only != "" && o.only != "groups" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\"\n", o.only)
+		os.Exit(2)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -104,12 +126,23 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return out, nil
 	}
 	var rows []row
+	others := o.only == ""
+	groups := !o.skipGroups || o.only == "groups"
 
-	embeddedRows, err := benchEmbedded(ctx, o, bodies)
-	if err != nil {
-		return err
+	if others {
+		embeddedRows, err := benchEmbedded(ctx, o, bodies)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, embeddedRows...)
 	}
-	rows = append(rows, embeddedRows...)
+	if groups {
+		groupRows, err := benchGroupsEmbedded(ctx, o.groups)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, groupRows...)
+	}
 	if !o.skipDynamo {
 		endpoint, err := dynamolocal.Start()
 		if err != nil {
@@ -117,26 +150,37 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		defer dynamolocal.Stop()
 		client := dynamolocal.NewClient(endpoint)
-		r, err := benchDynamo(ctx, client, o, bodies, today)
+		if others {
+			r, err := benchDynamo(ctx, client, o, bodies, today)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+			if r, err = benchSharedBudget(ctx, client, o.budgetAlerts/2, o.budget/2); err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		if groups {
+			r, err := benchGroupsDynamo(ctx, client, o.groups)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+	}
+	if others {
+		fanoutRows, err := benchFanout(ctx, o.alerts, o.budgetAlerts, o.budget)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, fanoutRows...)
+		r, err := benchHandlerCPU(ctx, bodies)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, r)
-		if r, err = benchSharedBudget(ctx, client, o.budgetAlerts/2, o.budget/2); err != nil {
-			return err
-		}
-		rows = append(rows, r)
 	}
-	fanoutRows, err := benchFanout(ctx, o.alerts, o.budgetAlerts, o.budget)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, fanoutRows...)
-	r, err := benchHandlerCPU(ctx, bodies)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, r)
 
 	fmt.Fprintf(out, "gridcode bench, %s, %d CPUs, %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version())
 	fmt.Fprintln(out, "| measure | result | baseline (same run) | ratio |")
