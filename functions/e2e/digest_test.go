@@ -26,7 +26,6 @@ import (
 	"gridcode/shared/pii"
 	"gridcode/shared/report"
 	"gridcode/shared/risk"
-	"gridcode/shared/secrets"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -69,15 +68,7 @@ func TestDigest(t *testing.T) {
 	}
 	store := dynamo.New(db, tables)
 
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	keys, err := secrets.FromFile(keysFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vault, err := keys.Vault()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keysFile, _, vault := testKeys(t)
 	workers, err := json.Marshal(digestWorkers)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,6 @@ import (
 	"gridcode/shared/pii"
 	"gridcode/shared/report"
 	"gridcode/shared/risk"
-	"gridcode/shared/secrets"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -123,14 +122,8 @@ func start(ctx context.Context, t *testing.T) *system {
 		t.Fatal(err)
 	}
 
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	keys, err := secrets.FromFile(keysFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.vault, err = keys.Vault(); err != nil {
-		t.Fatal(err)
-	}
+	keysFile, keys, vault := testKeys(t)
+	s.vault = vault
 	if s.issuer, err = auth.NewIssuer(keys.TokenKey); err != nil {
 		t.Fatal(err)
 	}

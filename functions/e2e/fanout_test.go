@@ -27,7 +27,6 @@ import (
 	"gridcode/shared/pii"
 	"gridcode/shared/ratelimit"
 	"gridcode/shared/report"
-	"gridcode/shared/secrets"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -303,14 +302,8 @@ func startFanout(ctx context.Context, t *testing.T) *fanoutSystem {
 	}
 	s.store = dynamo.New(s.db, s.tables)
 
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	keys, err := secrets.FromFile(keysFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.vault, err = keys.Vault(); err != nil {
-		t.Fatal(err)
-	}
+	keysFile, _, vault := testKeys(t)
+	s.vault = vault
 
 	srv := httptest.NewServer(s.sns)
 	t.Cleanup(srv.Close)

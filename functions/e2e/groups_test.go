@@ -37,7 +37,6 @@ import (
 	"gridcode/shared/qr"
 	"gridcode/shared/refresh"
 	"gridcode/shared/report"
-	"gridcode/shared/secrets"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -181,14 +180,8 @@ func startGroups(ctx context.Context, t *testing.T) *gcSystem {
 	}
 	s.store = dynamo.New(s.db, s.tables)
 
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	keys, err := secrets.FromFile(keysFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.vault, err = keys.Vault(); err != nil {
-		t.Fatal(err)
-	}
+	keysFile, keys, vault := testKeys(t)
+	s.vault = vault
 	if s.issuer, err = auth.NewIssuer(keys.TokenKey); err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,6 @@ import (
 	"gridcode/shared/pii"
 	"gridcode/shared/refresh"
 	"gridcode/shared/report"
-	"gridcode/shared/secrets"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -144,15 +143,7 @@ func TestRefresh(t *testing.T) {
 	}
 	store := dynamo.New(db, tables)
 
-	keysFile := filepath.Join(t.TempDir(), "keys.json")
-	keys, err := secrets.FromFile(keysFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vault, err := keys.Vault()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keysFile, _, vault := testKeys(t)
 
 	groups := seedRefresh(ctx, t, store, vault, time.Now())
 	ids := make([]string, len(groups))
