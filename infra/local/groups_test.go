@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -53,20 +51,6 @@ func (e *env) send(method, path, token string, body any, out any) int {
 		}
 	}
 	return e.do(method, path, "application/json", token, bytes.NewReader(b), out)
-}
-
-// raw fetches a body as bytes.
-func (e *env) raw(path, token string) (int, http.Header, []byte) {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, body
 }
 
 // sms waits until the outbox holds a message for alertID.
@@ -271,7 +255,7 @@ func TestGroupCodeFlow(t *testing.T) {
 		t.Errorf("another grid's worker read the list: %d", code)
 	}
 
-	code, h, body := e.raw(daily+"?format=csv", manager)
+	code, h, body := e.fetch("GET", daily+"?format=csv", "", manager, nil)
 	if code != 200 || !bytes.HasPrefix(body, []byte("\ufeff")) || !strings.Contains(h.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("CSV: %d %v", code, h)
 	}
@@ -279,7 +263,7 @@ func TestGroupCodeFlow(t *testing.T) {
 	if err != nil || len(rows) != 5 || rows[1][0] != "李四" {
 		t.Errorf("CSV rows: %v %v", rows, err)
 	}
-	code, _, body = e.raw(daily+"?format=xlsx", manager)
+	code, _, body = e.fetch("GET", daily+"?format=xlsx", "", manager, nil)
 	if code != 200 {
 		t.Fatalf("XLSX: %d", code)
 	}
@@ -290,7 +274,7 @@ func TestGroupCodeFlow(t *testing.T) {
 	if sheets := book.GetSheetList(); len(sheets) != 1 || sheets[0] != today {
 		t.Errorf("XLSX sheets %v", sheets)
 	}
-	code, h, body = e.raw("/v1/groups/"+g.GroupID+"/qr.png", manager)
+	code, h, body = e.fetch("GET", "/v1/groups/"+g.GroupID+"/qr.png", "", manager, nil)
 	if code != 200 || h.Get("Content-Type") != "image/png" || !bytes.HasPrefix(body, []byte("\x89PNG")) {
 		t.Errorf("QR: %d %s", code, h.Get("Content-Type"))
 	}

@@ -50,8 +50,8 @@ func (e *env) token(role auth.Role, grid string) string {
 	return tok
 }
 
-// do sends a request and decodes a JSON answer into out (if not nil).
-func (e *env) do(method, path, contentType, token string, body io.Reader, out any) int {
+// fetch sends a request and returns the answer.
+func (e *env) fetch(method, path, contentType, token string, body io.Reader) (int, http.Header, []byte) {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, body)
 	if err != nil {
@@ -69,12 +69,19 @@ func (e *env) do(method, path, contentType, token string, body io.Reader, out an
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, raw
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (e *env) do(method, path, contentType, token string, body io.Reader, out any) int {
+	e.t.Helper()
+	status, _, raw := e.fetch(method, path, contentType, token, body)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			e.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+			e.t.Fatalf("%s %s: %d %s: %v", method, path, status, raw, err)
 		}
 	}
-	return resp.StatusCode
+	return status
 }
 
 func (e *env) postJSON(path string, body any, out any) int {
