@@ -495,11 +495,19 @@ func (s *gcSystem) testHealth(ctx context.Context, t *testing.T, supermarket, kt
 			t.Errorf("alert %s: template %s, status %s, grid %s, report %q; want %s pending for grid %s, no report",
 				a.ID, a.Template, a.Status, a.GridCode, a.ReportID, w.template, gcGrid.Code)
 		}
-		wantParams := map[string]string{"group": a.Params["group"], "member": member, "color": "红码"}
+		// A health alert's parameters name a health status: stored sealed.
+		if a.Params != nil || a.ParamsSealed == nil {
+			t.Errorf("alert %s: parameters in the clear %v", a.ID, a.Params)
+		}
+		params, err := a.OpenParams(s.vault)
+		if err != nil {
+			t.Fatalf("alert %s: %v", a.ID, err)
+		}
+		wantParams := map[string]string{"group": params["group"], "member": member, "color": "红码"}
 		if w.template == alert.HealthToGrid.Code {
 			wantParams["grid"] = gcGrid.Name
 		}
-		if diff := cmp.Diff(wantParams, a.Params); diff != "" || !slices.Contains(w.groups, a.Params["group"]) {
+		if diff := cmp.Diff(wantParams, params); diff != "" || !slices.Contains(w.groups, params["group"]) {
 			t.Errorf("alert %s params (-want +got), group one of %v:\n%s", a.ID, w.groups, diff)
 		}
 		if to, err := s.vault.Open(a.RecipientSealed, a.ID); err != nil || string(to) != w.phone {

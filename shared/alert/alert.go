@@ -4,6 +4,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,16 +30,19 @@ const (
 // Alert is one message to one recipient, and its delivery record. The
 // phone is sealed; only its keyed hash is readable by the store.
 type Alert struct {
-	ID              string            `json:"alertId"`
-	Template        string            `json:"template"`
-	Params          map[string]string `json:"params"`
-	RecipientLookup string            `json:"recipientLookup"`
-	RecipientSealed []byte            `json:"recipientSealed"`
-	ReportID        string            `json:"reportId,omitempty"`
-	GridCode        string            `json:"gridCode"`
-	Status          Status            `json:"status"`
-	CreatedAt       time.Time         `json:"createdAt"`
-	ExpiresAt       int64             `json:"expiresAt"`
+	ID       string            `json:"alertId"`
+	Template string            `json:"template"`
+	Params   map[string]string `json:"params,omitempty"`
+	// ParamsSealed replaces Params for a Sensitive template: the alert
+	// table then holds no one's health status in the clear.
+	ParamsSealed    []byte    `json:"paramsSealed,omitempty"`
+	RecipientLookup string    `json:"recipientLookup"`
+	RecipientSealed []byte    `json:"recipientSealed"`
+	ReportID        string    `json:"reportId,omitempty"`
+	GridCode        string    `json:"gridCode"`
+	Status          Status    `json:"status"`
+	CreatedAt       time.Time `json:"createdAt"`
+	ExpiresAt       int64     `json:"expiresAt"`
 
 	Attempts     int        `json:"attempts,omitempty"`
 	NotBefore    int64      `json:"notBefore,omitempty"`    // unix ms: a retry waits until then
@@ -63,6 +67,8 @@ type Template struct {
 	Text     string
 	Params   map[string]int // parameter -> longest value, in characters
 	Segments int            // segments the longest message takes
+	// Sensitive parameters tell someone's health: they are stored sealed.
+	Sensitive bool
 }
 
 // ReportWelcome goes to every arrival who reports.
@@ -87,18 +93,20 @@ var GridDigest = Template{
 // four characters of the ID: enough for the administrator, who knows the
 // staff, and nothing for anyone else who sees the phone.
 var HealthToGroup = Template{
-	Code:     "GC_HEALTH_GROUP",
-	Text:     Signature + "{group}成员{member}健康码转为{color},请立即停止其到岗并配合社区处置",
-	Params:   map[string]int{"group": 14, "member": 8, "color": 2},
-	Segments: 1,
+	Code:      "GC_HEALTH_GROUP",
+	Text:      Signature + "{group}成员{member}健康码转为{color},请立即停止其到岗并配合社区处置",
+	Params:    map[string]int{"group": 14, "member": 8, "color": 2},
+	Segments:  1,
+	Sensitive: true,
 }
 
 // HealthToGrid tells the grid worker of a member's group the same.
 var HealthToGrid = Template{
-	Code:     "GC_HEALTH_GRID",
-	Text:     Signature + "网格{grid}:{group}成员{member}健康码转为{color},请立即核查跟进",
-	Params:   map[string]int{"grid": 16, "group": 14, "member": 8, "color": 2},
-	Segments: 1,
+	Code:      "GC_HEALTH_GRID",
+	Text:      Signature + "网格{grid}:{group}成员{member}健康码转为{color},请立即核查跟进",
+	Params:    map[string]int{"grid": 16, "group": 14, "member": 8, "color": 2},
+	Segments:  1,
+	Sensitive: true,
 }
 
 // GroupDaily is the administrator's morning summary of the daily list.
@@ -197,5 +205,32 @@ func New(v *pii.Vault, id string, tpl Template, params map[string]string, phone,
 	if err != nil {
 		return Alert{}, fmt.Errorf("seal alert %s: %w", id, err)
 	}
-	return Alert{ID: id, Template: tpl.Code, Params: params, RecipientLookup: lookup, RecipientSealed: sealed, Status: Pending}, nil
+	a := Alert{ID: id, Template: tpl.Code, Params: params, RecipientLookup: lookup, RecipientSealed: sealed, Status: Pending}
+	if tpl.Sensitive {
+		plain, err := json.Marshal(params)
+		if err != nil {
+			return Alert{}, fmt.Errorf("alert %s: %w", id, err)
+		}
+		if a.ParamsSealed, err = v.Seal(plain, paramsContext(id)); err != nil {
+			return Alert{}, fmt.Errorf("seal alert %s: %w", id, err)
+		}
+		a.Params = nil
+	}
+	return a, nil
+}
+
+func paramsContext(id string) string { return id + "/params" }
+
+// OpenParams returns the alert's parameters, opening them if sealed.
+func (a Alert) OpenParams(v *pii.Vault) (map[string]string, error) {
+	if a.ParamsSealed == nil {
+		return a.Params, nil
+	}
+	plain, err := v.Open(a.ParamsSealed, paramsContext(a.ID))
+	if err != nil {
+		return nil, err
+	}
+	var params map[string]string
+	err = json.Unmarshal(plain, &params)
+	return params, err
 }

@@ -200,7 +200,11 @@ func (d *Dispatcher) send(ctx context.Context, a Alert, until time.Time) Outcome
 	if !ok {
 		return fail("unknown template " + a.Template)
 	}
-	text, err := t.Render(a.Params)
+	params, err := a.OpenParams(d.Vault)
+	if err != nil {
+		return fail("parameters do not open")
+	}
+	text, err := t.Render(params)
 	if err != nil {
 		return fail(err.Error())
 	}
@@ -226,7 +230,7 @@ func (d *Dispatcher) send(ctx context.Context, a Alert, until time.Time) Outcome
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.sendTimeout())
 	defer cancel()
 	id, err := d.Provider.Send(sendCtx, sms.Message{
-		AlertID: a.ID, To: to, Template: t.Code, Params: a.Params, Text: text, Segments: Segments(text),
+		AlertID: a.ID, To: to, Template: t.Code, Params: params, Text: text, Segments: Segments(text),
 	})
 	switch {
 	case err == nil:

@@ -66,6 +66,11 @@ func recipients(t *testing.T, d *grouptest.District, tpl alert.Template) []strin
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The colour is someone's health status: never in the clear.
+		params, err := a.OpenParams(d.Vault)
+		if err != nil || a.Params != nil || params["color"] != "红码" || params["member"] == "" {
+			t.Errorf("alert %s: clear %v, sealed %v, %v", a.ID, a.Params, params, err)
+		}
 		out = append(out, string(phone))
 	}
 	slices.Sort(out)
