@@ -404,8 +404,10 @@ func refreshScheduledEvent(t *testing.T, now time.Time) ([]byte, time.Time) {
 	if err := json.Unmarshal(b, &fixture); err != nil {
 		t.Fatal(err)
 	}
+	// Today's 06:00: the morning SMS goes out only with a list of the day
+	// it is built on (a past day's list is built without one).
 	d := now.In(dates.District)
-	at := time.Date(d.Year(), d.Month(), d.Day()-1, 6, 0, 0, 0, dates.District)
+	at := time.Date(d.Year(), d.Month(), d.Day(), 6, 0, 0, 0, dates.District)
 	stamp := at.UTC().Format(time.RFC3339)
 
 	// The fixture is the template's Input as Scheduler sends it.

@@ -126,6 +126,12 @@ func TestGroupCodeFlow(t *testing.T) {
 	if code := e.send("POST", "/v1/groups", worker, reg, nil); code != 403 {
 		t.Errorf("a worker registering in another grid: %d", code)
 	}
+	// The other grid's worker registering this place learns it has a code,
+	// and nothing about the group.
+	var bare map[string]any
+	if code := e.send("POST", "/v1/groups", e.token(auth.GridWorker, otherGrid), reg, &bare); code != 409 || bare["error"] != "group_exists" || bare["group"] != nil {
+		t.Errorf("another grid's worker registering this place: %d %v", code, bare)
+	}
 
 	manager := e.groupToken(g.GroupID)
 	members := "/v1/groups/" + g.GroupID + "/members"

@@ -202,13 +202,18 @@ func (s *System) queueDigests(ctx context.Context) {
 func (s *System) refreshDaily(ctx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
-	for {
+	for started := true; ; started = false {
 		now := s.Planner.Now()
 		today := dates.Today(now)
 		if start, _ := dates.Start(today); !now.Before(start.Add(RefreshAt)) {
-			_, _, err := s.Store.Run(ctx, today)
-			if errors.Is(err, group.ErrNotFound) {
+			p, err := refresh.Read(ctx, s.Store, today)
+			switch {
+			case errors.Is(err, group.ErrNotFound):
 				_, err = s.Planner.Plan(ctx, today)
+			case err == nil && started && !p.Complete:
+				// The run was under way when the server stopped; its
+				// queue was in this process.
+				_, err = s.Planner.Restart(ctx, today)
 			}
 			if err != nil && ctx.Err() == nil {
 				slog.ErrorContext(ctx, "daily refresh", "date", today, "err", err)

@@ -70,8 +70,8 @@ type View struct {
 var ErrExists = errors.New("group: this place is registered")
 
 // Register creates a group. The district office registers anywhere, a grid
-// worker in their own grid. Registering the same place again returns the
-// existing group with ErrExists.
+// worker in their own grid. Registering the same place again returns
+// ErrExists, with the existing group if the caller may read it.
 func (r *Registry) Register(ctx context.Context, p auth.Principal, in Registration) (View, error) {
 	if !p.IsDistrictAdmin() && !(p.Role == auth.GridWorker && p.CanReadGrid(in.GridCode)) {
 		return View{}, auth.ErrForbidden
@@ -107,6 +107,10 @@ func (r *Registry) Register(ctx context.Context, p auth.Principal, in Registrati
 	stored, created, err := r.Store.CreateGroup(ctx, g)
 	if err != nil {
 		return View{}, err
+	}
+	if !created && !p.CanReadGroup(stored.ID, stored.GridCode) {
+		// Another grid's group: the caller learns it exists, nothing more.
+		return View{}, ErrExists
 	}
 	v, err := r.view(stored)
 	if err == nil && !created {

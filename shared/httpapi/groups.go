@@ -54,10 +54,14 @@ func (a GroupsAPI) register(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := a.Registry.Register(r.Context(), p, in)
 	if errors.Is(err, group.ErrExists) {
-		writeJSON(w, http.StatusConflict, struct {
-			Error string     `json:"error"`
-			Group group.View `json:"group"`
-		}{"group_exists", v})
+		body := struct {
+			Error string      `json:"error"`
+			Group *group.View `json:"group,omitempty"`
+		}{Error: "group_exists"}
+		if v.GroupID != "" {
+			body.Group = &v
+		}
+		writeJSON(w, http.StatusConflict, body)
 		return
 	}
 	if err != nil {

@@ -78,6 +78,17 @@ func CheckDate(date string, now time.Time) error {
 // so a rerun changes nothing and sends nothing twice. While the day's run
 // goes on (up to StuckAfter) it is not planned again: ErrInProgress.
 func (p *Planner) Plan(ctx context.Context, date string) (group.RunPlan, error) {
+	return p.plan(ctx, date, false)
+}
+
+// Restart plans the day again even if its run seems to go on: for a
+// process that knows the run's queue died with it (the local server's
+// in-process queue after a restart).
+func (p *Planner) Restart(ctx context.Context, date string) (group.RunPlan, error) {
+	return p.plan(ctx, date, true)
+}
+
+func (p *Planner) plan(ctx context.Context, date string, restart bool) (group.RunPlan, error) {
 	now := p.Now()
 	if err := CheckDate(date, now); err != nil {
 		return group.RunPlan{}, err
@@ -86,7 +97,7 @@ func (p *Planner) Plan(ctx context.Context, date string) (group.RunPlan, error) 
 	case errors.Is(err, group.ErrNotFound):
 	case err != nil:
 		return group.RunPlan{}, fmt.Errorf("plan refresh %s: %w", date, err)
-	case !prev.Complete && now.Sub(prev.PlannedAt) < StuckAfter:
+	case !restart && !prev.Complete && now.Sub(prev.PlannedAt) < StuckAfter:
 		return group.RunPlan{}, ErrInProgress
 	}
 	ids, err := p.Groups.GroupIDs(ctx)
@@ -169,7 +180,11 @@ func (w *Worker) Refresh(ctx context.Context, s Shard, d Delivery) error {
 	}
 	wg.Wait()
 	res.UpdatedAt = w.Now().UTC()
-	if err := w.Runs.PutShardResult(ctx, res); err != nil {
+	// Recorded even when the invocation is ending: a delivery whose result
+	// is lost would leave the run unfinished for good.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.Runs.PutShardResult(recordCtx, res); err != nil {
 		errs = append(errs, fmt.Errorf("record shard %d of %s: %w", s.Index, s.Date, err))
 	}
 	return errors.Join(errs...)
@@ -258,7 +273,9 @@ func (w *Worker) Group(ctx context.Context, date, id string) error {
 	}
 	list := group.DailyList{GroupID: id, Date: date, Summary: summary, Sealed: sealed, ComputedAt: now.UTC(), ExpiresAt: now.Add(w.Retention).Unix()}
 	var alerts []alert.Alert
-	if summary.Members > 0 {
+	// The SMS says 今日: a day refreshed late (a past date run by hand)
+	// gets its list and no SMS.
+	if summary.Members > 0 && date == dates.Today(now) {
 		a, err := w.dailyAlert(g, list, now)
 		if err != nil {
 			return err

@@ -334,3 +334,24 @@ func TestFailedSendDoesNotBlockTheRetry(t *testing.T) {
 		t.Fatalf("a duplicate invocation queued the day again: %d shards", len(f.queue.shards))
 	}
 }
+
+// A past day refreshed by hand gets its lists, and no 今日 SMS days late.
+func TestPastDayHasNoMorningSMS(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	g := f.d.Group(t, "惠民超市", grouptest.Grid1.Code, "13800138001", grouptest.Person(1))
+	const past = "2026-11-27"
+	if _, err := f.planner.Plan(ctx, past); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.worker.Refresh(ctx, f.queue.shards[0], refresh.Delivery{Attempt: 1, Final: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.d.Store.DailyList(ctx, g.GroupID, past); err != nil {
+		t.Fatalf("the past day's list: %v", err)
+	}
+	if _, err := f.d.Store.Alert(ctx, refresh.DailyAlertID(g.GroupID, past)); !errors.Is(err, alert.ErrNotFound) {
+		t.Fatalf("a past day's list queued its morning SMS: %v", err)
+	}
+}

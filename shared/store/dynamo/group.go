@@ -331,7 +331,18 @@ func (s *Store) Members(ctx context.Context, groupID string, version int) ([]gro
 	if g.RosterVersion != version {
 		return nil, fmt.Errorf("members of %s at version %d (now %d): %w", groupID, version, g.RosterVersion, group.ErrConflict)
 	}
-	return s.queryMembers(ctx, g.RosterKey)
+	members, err := s.queryMembers(ctx, g.RosterKey)
+	if err != nil {
+		return nil, err
+	}
+	// A replacement that flipped the group during the Query deletes the
+	// items being read: what was read may be part of a roster.
+	if after, err := s.groupItem(ctx, groupID); err != nil {
+		return nil, err
+	} else if after.RosterKey != g.RosterKey {
+		return nil, fmt.Errorf("members of %s: replaced while read: %w", groupID, group.ErrConflict)
+	}
+	return members, nil
 }
 
 func (s *Store) queryMembers(ctx context.Context, key string) ([]group.Member, error) {
