@@ -45,3 +45,11 @@ func (c *Collector) Err(code string) error {
 	}
 	return &Error{Code: code, Problems: c.problems}
 }
+
+// Reason is "required" for a field left empty, else reason.
+func Reason(raw, reason string) string {
+	if raw == "" {
+		return "required"
+	}
+	return reason
+}

@@ -184,7 +184,7 @@ type DailyStore interface {
 // RunPlan is what the planner wrote for one day's refresh.
 type RunPlan struct {
 	Date      string    `json:"date"`
-	RunID     string    `json:"runId"` // unique per plan of the day`
+	RunID     string    `json:"runId"` // unique per plan of the day
 	Groups    int       `json:"groups"`
 	Shards    int       `json:"shards"`
 	PlannedAt time.Time `json:"plannedAt"`

@@ -85,14 +85,14 @@ func (r *Registry) Register(ctx context.Context, p auth.Principal, in Registrati
 	address := text(&c, "address", in.Address, MaxAddress)
 	kind, ok := ParseKind(in.Kind)
 	if !ok {
-		c.Add("kind", map[bool]string{true: "required", false: "unknown"}[in.Kind == ""])
+		c.Add("kind", fields.Reason(in.Kind, "unknown"))
 	}
 	if _, ok := dir.Lookup(in.GridCode); !ok {
-		c.Add("gridCode", map[bool]string{true: "required", false: "unknown"}[in.GridCode == ""])
+		c.Add("gridCode", fields.Reason(in.GridCode, "unknown"))
 	}
 	admin := Admin{Name: text(&c, "admin.name", in.Admin.Name, MaxAdminName)}
 	if admin.Phone, ok = phone.Normalize(in.Admin.Phone); !ok {
-		c.Add("admin.phone", map[bool]string{true: "required", false: "invalid"}[in.Admin.Phone == ""])
+		c.Add("admin.phone", fields.Reason(in.Admin.Phone, "invalid"))
 	}
 	if err := c.Err("invalid_group"); err != nil {
 		return View{}, err
@@ -172,12 +172,6 @@ func (r *Registry) Get(ctx context.Context, p auth.Principal, id string) (View, 
 		return View{}, err
 	}
 	return r.view(g)
-}
-
-// Group returns the stored group for its readers (the QR code needs only
-// its id, but only readers may print it).
-func (r *Registry) Group(ctx context.Context, p auth.Principal, id string) (Group, error) {
-	return r.readable(ctx, p, id)
 }
 
 // GridGroups lists the groups of a grid for its workers.

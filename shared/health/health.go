@@ -8,7 +8,6 @@ package health
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +23,19 @@ const (
 	Yellow Color = "yellow"
 	Red    Color = "red"
 )
+
+// Name is the colour as people say it: 绿码, 黄码, 红码.
+func (c Color) Name() string {
+	switch c {
+	case Green:
+		return "绿码"
+	case Yellow:
+		return "黄码"
+	case Red:
+		return "红码"
+	}
+	return string(c)
+}
 
 // Urgent says a change to this colour must reach people at once.
 func (c Color) Urgent() bool { return c == Yellow || c == Red }
@@ -78,10 +90,6 @@ func Open(v *pii.Vault, r Record) (Status, error) {
 	}
 	return s, nil
 }
-
-// ErrConflict means a write's condition failed: someone else wrote the
-// person's status since it was read.
-var ErrConflict = errors.New("health: status changed since read")
 
 // Write replaces one person's status if it is still what was read, and
 // stores its alerts in the same transaction.

@@ -179,7 +179,7 @@ func (f *Feed) check(b Batch, now time.Time) ([]pending, error) {
 		case u.NATAt == nil && u.NATResult != "":
 			c.Add(at("natAt"), "required")
 		case u.NATAt != nil && s.NATResult != health.Negative && s.NATResult != health.Positive:
-			c.Add(at("natResult"), map[bool]string{true: "required", false: "unknown"}[u.NATResult == ""])
+			c.Add(at("natResult"), fields.Reason(u.NATResult, "unknown"))
 		case u.NATAt != nil && u.NATAt.After(now.Add(clockSkew)):
 			c.Add(at("natAt"), "in_future")
 		}
@@ -253,9 +253,6 @@ func (f *Feed) write(ctx context.Context, u pending, stored map[string]health.Re
 	return w, true, nil
 }
 
-// colorNames are the colours as the SMS names them.
-var colorNames = map[health.Color]string{health.Yellow: "黄码", health.Red: "红码"}
-
 // alerts are one SMS to each administrator of the person's groups and one
 // to each worker of those groups' grids. The ids derive from the person,
 // the update and the recipient, so a retried batch queues nothing twice.
@@ -269,7 +266,7 @@ func (f *Feed) alerts(ctx context.Context, u pending, now time.Time) ([]alert.Al
 		return nil, err
 	}
 	member := "尾号" + u.last4
-	color := colorNames[u.status.CodeColor]
+	color := u.status.CodeColor.Name()
 	var out []alert.Alert
 	seen := map[string]bool{} // one SMS per recipient, even if they admin two of the groups
 	add := func(phone, gridCode string, tpl alert.Template, params map[string]string) error {

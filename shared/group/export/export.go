@@ -36,8 +36,6 @@ var reasonNames = map[string]string{
 	group.ReasonNoData:      "无健康数据",
 }
 
-var colorNames = map[health.Color]string{health.Green: "绿码", health.Yellow: "黄码", health.Red: "红码"}
-
 var natNames = map[health.NATResult]string{health.Negative: "阴性", health.Positive: "阳性"}
 
 // ReasonName is a reason code's Chinese name; an unknown code is shown as
@@ -69,10 +67,7 @@ func row(e group.Entry) []cell {
 	if e.NATAt != nil {
 		natAt = e.NATAt.In(dates.District).Format(TimeLayout)
 	}
-	color := string(e.CodeColor)
-	if n, ok := colorNames[e.CodeColor]; ok {
-		color = n
-	}
+	color := e.CodeColor.Name()
 	nat := string(e.NATResult)
 	if n, ok := natNames[e.NATResult]; ok {
 		nat = n
