@@ -10,9 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"gridcode/shared/area"
 	"gridcode/shared/digest"
-	"gridcode/shared/district"
 	"gridcode/shared/lambdaapp"
 	"gridcode/shared/store/dynamo"
 )
@@ -51,16 +49,16 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	areas, err := area.Load()
-	if err != nil {
-		return err
-	}
 	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{
 		Reports: cfg.ReportsTable, Alerts: cfg.AlertsTable, Grids: cfg.GridsTable, Rules: cfg.RulesTable,
 	})
+	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
+	if err != nil {
+		return err
+	}
 	job := &digest.Job{
 		Schedule:  schedule,
-		Grids:     district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),
+		Grids:     settings,
 		Reports:   store,
 		Outbox:    store,
 		Vault:     vault,

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"gridcode/shared/area"
-	"gridcode/shared/district"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
 	"gridcode/shared/store/dynamo"
@@ -29,19 +27,19 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer, err := rt.Issuer()
-	if err != nil {
-		return err
-	}
-	areas, err := area.Load()
+	staff, err := rt.Staff()
 	if err != nil {
 		return err
 	}
 	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{Grids: cfg.GridsTable, Rules: cfg.RulesTable})
+	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	httpapi.DirectoryAPI{
-		Settings: district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),
-		Staff:    httpapi.Staff{Issuer: issuer, Now: time.Now},
+		Settings: settings,
+		Staff:    staff,
 	}.Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"gridcode/shared/area"
-	"gridcode/shared/district"
 	"gridcode/shared/group"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
@@ -38,11 +36,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer, err := rt.Issuer()
-	if err != nil {
-		return err
-	}
-	areas, err := area.Load()
+	staff, err := rt.Staff()
 	if err != nil {
 		return err
 	}
@@ -50,13 +44,16 @@ func realMain(ctx context.Context) error {
 		Groups: cfg.GroupsTable, Members: cfg.MembersTable, DailyLists: cfg.DailyListsTable,
 		Grids: cfg.GridsTable, Rules: cfg.RulesTable,
 	})
+	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	httpapi.GroupsAPI{
 		Registry: &group.Registry{
-			Store: store, Lists: store, Vault: vault, Now: time.Now, JoinURL: cfg.JoinURL,
-			Grids: district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),
+			Store: store, Lists: store, Grids: settings, Vault: vault, Now: time.Now, JoinURL: cfg.JoinURL,
 		},
-		Staff: httpapi.Staff{Issuer: issuer, Now: time.Now},
+		Staff: staff,
 	}.Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"gridcode/shared/area"
-	"gridcode/shared/district"
 	"gridcode/shared/healthfeed"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
@@ -40,11 +38,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer, err := rt.Issuer()
-	if err != nil {
-		return err
-	}
-	areas, err := area.Load()
+	staff, err := rt.Staff()
 	if err != nil {
 		return err
 	}
@@ -52,14 +46,17 @@ func realMain(ctx context.Context) error {
 		Health: cfg.HealthTable, Groups: cfg.GroupsTable, Members: cfg.MembersTable, Alerts: cfg.AlertsTable,
 		Grids: cfg.GridsTable, Rules: cfg.RulesTable,
 	})
+	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	httpapi.HealthAPI{
 		Feed: &healthfeed.Feed{
-			Store: store, Groups: store, Vault: vault, Now: time.Now,
-			Grids:     district.NewSettings(store, areas, time.Now, cfg.SettingsTTL),
+			Store: store, Groups: store, Grids: settings, Vault: vault, Now: time.Now,
 			Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 		},
-		Staff: httpapi.Staff{Issuer: issuer, Now: time.Now},
+		Staff: staff,
 	}.Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil

@@ -8,9 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
 	"gridcode/shared/refresh"
@@ -35,23 +32,17 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer, err := rt.Issuer()
+	staff, err := rt.Staff()
 	if err != nil {
 		return err
 	}
-	// Built here, not in lambdaapp, so that only the planners link the SQS SDK.
-	sqsClient := sqs.NewFromConfig(rt.AWS, func(o *sqs.Options) {
-		if cfg.SQSEndpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.SQSEndpoint)
-		}
-	})
 	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{Groups: cfg.GroupsTable, RefreshRuns: cfg.RefreshRunsTable})
 	planner := &refresh.Planner{
 		Groups: store, Runs: store, ShardSize: cfg.ShardSize, Now: time.Now,
-		Queue: sqsqueue.Queue{API: sqsClient, URL: cfg.RefreshQueueURL},
+		Queue: sqsqueue.New(rt.AWS, cfg.SQSEndpoint, cfg.RefreshQueueURL),
 	}
 	mux := http.NewServeMux()
-	httpapi.RefreshAPI{Planner: planner, Runs: store, Staff: httpapi.Staff{Issuer: issuer, Now: time.Now}}.Register(mux)
+	httpapi.RefreshAPI{Planner: planner, Runs: store, Staff: staff}.Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
@@ -30,7 +29,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer, err := rt.Issuer()
+	staff, err := rt.Staff()
 	if err != nil {
 		return err
 	}
@@ -38,7 +37,7 @@ func realMain(ctx context.Context) error {
 	mux := http.NewServeMux()
 	httpapi.ReportsAPI{
 		Reader: &report.Reader{Store: store, Vault: vault},
-		Staff:  httpapi.Staff{Issuer: issuer, Now: time.Now},
+		Staff:  staff,
 	}.Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil

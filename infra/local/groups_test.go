@@ -142,6 +142,13 @@ func TestGroupCodeFlow(t *testing.T) {
 		len(refused.Fields) != 1 || refused.Fields[0].Field != "rows[3].idNumber" {
 		t.Fatalf("bad roster: %d %+v", code, refused)
 	}
+	if code := e.do("PUT", members, "text/plain", manager, strings.NewReader("姓名,身份证号码\r\n张三,"+groupMember1+"\r\n"), nil); code != 415 {
+		t.Errorf("a roster as text/plain: %d, want 415", code)
+	}
+	huge := "姓名,身份证号码\r\n" + strings.Repeat("张三,"+groupMember1+"\r\n", 40000)
+	if code := e.do("PUT", members, "text/csv", manager, strings.NewReader(huge), nil); code != 413 {
+		t.Errorf("a roster over the size limit: %d, want 413", code)
+	}
 	var roster struct {
 		Members []struct{ MemberID, Name, IDNumber, Phone string }
 		Pending []struct{ MemberID, Name string }

@@ -4,7 +4,6 @@
 package alert
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -207,11 +206,7 @@ func New(v *pii.Vault, id string, tpl Template, params map[string]string, phone,
 	}
 	a := Alert{ID: id, Template: tpl.Code, Params: params, RecipientLookup: lookup, RecipientSealed: sealed, Status: Pending}
 	if tpl.Sensitive {
-		plain, err := json.Marshal(params)
-		if err != nil {
-			return Alert{}, fmt.Errorf("alert %s: %w", id, err)
-		}
-		if a.ParamsSealed, err = v.Seal(plain, paramsContext(id)); err != nil {
+		if a.ParamsSealed, err = v.SealJSON(params, paramsContext(id)); err != nil {
 			return Alert{}, fmt.Errorf("seal alert %s: %w", id, err)
 		}
 		a.Params = nil
@@ -226,11 +221,5 @@ func (a Alert) OpenParams(v *pii.Vault) (map[string]string, error) {
 	if a.ParamsSealed == nil {
 		return a.Params, nil
 	}
-	plain, err := v.Open(a.ParamsSealed, paramsContext(a.ID))
-	if err != nil {
-		return nil, err
-	}
-	var params map[string]string
-	err = json.Unmarshal(plain, &params)
-	return params, err
+	return pii.OpenJSON[map[string]string](v, a.ParamsSealed, paramsContext(a.ID))
 }

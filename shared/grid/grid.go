@@ -3,7 +3,6 @@
 package grid
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -109,11 +108,8 @@ func (d *Directory) ForCommunity(name string) (string, bool) {
 
 // SealWorkers stores the grid's worker contacts, sealed to the grid.
 func (g *Grid) SealWorkers(v *pii.Vault, workers []Worker) error {
-	plain, err := json.Marshal(workers)
-	if err != nil {
-		return fmt.Errorf("encode workers of grid %s: %w", g.Code, err)
-	}
-	if g.WorkersSealed, err = v.Seal(plain, workersContext(g.Code)); err != nil {
+	var err error
+	if g.WorkersSealed, err = v.SealJSON(workers, workersContext(g.Code)); err != nil {
 		return fmt.Errorf("seal workers of grid %s: %w", g.Code, err)
 	}
 	return nil
@@ -126,12 +122,8 @@ func (g Grid) OpenWorkers(v *pii.Vault) ([]Worker, error) {
 	if len(g.WorkersSealed) == 0 {
 		return nil, nil
 	}
-	plain, err := v.Open(g.WorkersSealed, workersContext(g.Code))
+	workers, err := pii.OpenJSON[[]Worker](v, g.WorkersSealed, workersContext(g.Code))
 	if err != nil {
-		return nil, fmt.Errorf("workers of grid %s: %w", g.Code, err)
-	}
-	var workers []Worker
-	if err := json.Unmarshal(plain, &workers); err != nil {
 		return nil, fmt.Errorf("workers of grid %s: %w", g.Code, err)
 	}
 	return workers, nil

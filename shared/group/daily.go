@@ -142,23 +142,15 @@ func OpenEntries(v *pii.Vault, l DailyList) ([]Entry, error) {
 func adminContext(groupID string) string { return "group-admin:" + groupID }
 
 // SealAdmin stores the administrator's contact, sealed to the group.
-func (g *Group) SealAdmin(v *pii.Vault, a Admin) error {
-	plain, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	g.AdminSealed, err = v.Seal(plain, adminContext(g.ID))
+func (g *Group) SealAdmin(v *pii.Vault, a Admin) (err error) {
+	g.AdminSealed, err = v.SealJSON(a, adminContext(g.ID))
 	return err
 }
 
 // OpenAdmin reads a group's administrator.
 func OpenAdmin(v *pii.Vault, g Group) (Admin, error) {
-	plain, err := v.Open(g.AdminSealed, adminContext(g.ID))
+	a, err := pii.OpenJSON[Admin](v, g.AdminSealed, adminContext(g.ID))
 	if err != nil {
-		return Admin{}, fmt.Errorf("admin of group %s: %w", g.ID, err)
-	}
-	var a Admin
-	if err := json.Unmarshal(plain, &a); err != nil {
 		return Admin{}, fmt.Errorf("admin of group %s: %w", g.ID, err)
 	}
 	return a, nil
@@ -167,23 +159,15 @@ func OpenAdmin(v *pii.Vault, g Group) (Admin, error) {
 func memberContext(groupID, personKey string) string { return "member:" + groupID + "/" + personKey }
 
 // SealPersonal seals a member's personal data to the group and person.
-func (m *Member) SealPersonal(v *pii.Vault, p Personal) error {
-	plain, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	m.Sealed, err = v.Seal(plain, memberContext(m.GroupID, m.PersonKey))
+func (m *Member) SealPersonal(v *pii.Vault, p Personal) (err error) {
+	m.Sealed, err = v.SealJSON(p, memberContext(m.GroupID, m.PersonKey))
 	return err
 }
 
 // OpenPersonal reads a member's personal data.
 func OpenPersonal(v *pii.Vault, m Member) (Personal, error) {
-	plain, err := v.Open(m.Sealed, memberContext(m.GroupID, m.PersonKey))
+	p, err := pii.OpenJSON[Personal](v, m.Sealed, memberContext(m.GroupID, m.PersonKey))
 	if err != nil {
-		return Personal{}, fmt.Errorf("member of group %s: %w", m.GroupID, err)
-	}
-	var p Personal
-	if err := json.Unmarshal(plain, &p); err != nil {
 		return Personal{}, fmt.Errorf("member of group %s: %w", m.GroupID, err)
 	}
 	return p, nil

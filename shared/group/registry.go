@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"gridcode/shared/auth"
 	"gridcode/shared/fields"
@@ -119,16 +118,11 @@ func (r *Registry) Register(ctx context.Context, p auth.Principal, in Registrati
 	return v, err
 }
 
-// text cleans a required free-text field and checks its length.
+// text cleans a required free-text field and records what is wrong with it.
 func text(c *fields.Collector, field, raw string, limit int) string {
-	s := textnorm.Clean(raw)
-	switch n := utf8.RuneCountInString(s); {
-	case n == 0:
-		c.Add(field, "required")
-	case n > limit:
-		c.Add(field, "too_long")
-	case !textnorm.Printable(s):
-		c.Add(field, "invalid_characters")
+	s, reason := textnorm.Required(raw, limit)
+	if reason != "" {
+		c.Add(field, reason)
 	}
 	return s
 }

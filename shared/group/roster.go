@@ -402,14 +402,9 @@ var excelNumber = regexp.MustCompile(`^[0-9](\.[0-9]+)?[eE]\+[0-9]+$`)
 // checkRow checks one row, reporting problems through add; idValid says
 // the document type and number are valid, so duplicates can be looked for.
 func checkRow(row RosterRow, now time.Time, add func(field, reason string)) (out CheckedRow, idValid bool) {
-	out.Name = textnorm.Clean(row.Name)
-	switch n := utf8.RuneCountInString(out.Name); {
-	case n == 0:
-		add("name", "required")
-	case n > MaxMemberNameRunes:
-		add("name", "too_long")
-	case !textnorm.Printable(out.Name):
-		add("name", "invalid_characters")
+	var reason string
+	if out.Name, reason = textnorm.Required(row.Name, MaxMemberNameRunes); reason != "" {
+		add("name", reason)
 	}
 
 	kind, ok := ParseIDType(row.IDType)

@@ -7,7 +7,6 @@ package health
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -67,11 +66,7 @@ type Record struct {
 
 // Seal makes the stored form of s.
 func Seal(v *pii.Vault, personKey string, s Status) (Record, error) {
-	plain, err := json.Marshal(s)
-	if err != nil {
-		return Record{}, err
-	}
-	sealed, err := v.Seal(plain, "health/"+personKey)
+	sealed, err := v.SealJSON(s, "health/"+personKey)
 	if err != nil {
 		return Record{}, err
 	}
@@ -80,13 +75,9 @@ func Seal(v *pii.Vault, personKey string, s Status) (Record, error) {
 
 // Open reads the status of a record.
 func Open(v *pii.Vault, r Record) (Status, error) {
-	plain, err := v.Open(r.Sealed, "health/"+r.PersonKey)
+	s, err := pii.OpenJSON[Status](v, r.Sealed, "health/"+r.PersonKey)
 	if err != nil {
 		return Status{}, fmt.Errorf("open health status: %w", err)
-	}
-	var s Status
-	if err := json.Unmarshal(plain, &s); err != nil {
-		return Status{}, fmt.Errorf("decode health status: %w", err)
 	}
 	return s, nil
 }

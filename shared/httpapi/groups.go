@@ -15,12 +15,9 @@ import (
 	"gridcode/shared/qr"
 )
 
-// Body limits of the group code: a roster of group.MaxRoster lines of
-// name, document and phone is under 300 KB in any encoding.
-const (
-	MaxGroupBody  = 4 << 10
-	MaxRosterBody = 1 << 20
-)
+// MaxGroupBody bounds a registration or a self-join; a roster is bounded
+// by group.MaxRosterBytes.
+const MaxGroupBody = 4 << 10
 
 // GroupsAPI serves the group code: registration, the roster, self-joins
 // and the daily list.
@@ -128,21 +125,10 @@ func (a GroupsAPI) replaceRoster(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, auth.ErrForbidden)
 		return
 	}
+	// ReadRoster bounds the body (group.MaxRosterBytes) and refuses other
+	// media types; fail maps both.
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	body := http.MaxBytesReader(w, r.Body, MaxRosterBody)
-	var rows []group.CheckedRow
-	switch mt {
-	case "application/json", "text/csv":
-		rows, err = group.ReadRoster(body, mt, a.Staff.Now())
-	default:
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type")
-		return
-	}
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large")
-		return
-	}
+	rows, err := group.ReadRoster(r.Body, mt, a.Staff.Now())
 	if err != nil {
 		fail(w, r, err)
 		return

@@ -60,6 +60,10 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "unknown_grid")
 	case errors.Is(err, report.ErrNotFound), errors.Is(err, group.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found")
+	case errors.Is(err, group.ErrRosterTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large")
+	case errors.Is(err, group.ErrRosterMediaType):
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type")
 	case errors.Is(err, group.ErrConflict):
 		writeError(w, http.StatusConflict, "roster_changed")
 	case errors.Is(err, refresh.ErrInProgress):

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -19,7 +20,9 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/sethvargo/go-envconfig"
 
+	"gridcode/shared/area"
 	"gridcode/shared/auth"
+	"gridcode/shared/district"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/pii"
 	"gridcode/shared/secrets"
@@ -115,5 +118,19 @@ func Main(realMain func(context.Context) error) {
 // Vault opens personal data with the keyset's pepper and data key.
 func (rt Runtime) Vault() (*pii.Vault, error) { return rt.Keys.Vault() }
 
-// Issuer verifies staff tokens with the keyset's token key.
-func (rt Runtime) Issuer() (auth.Issuer, error) { return auth.NewIssuer(rt.Keys.TokenKey) }
+// Staff verifies staff tokens with the keyset's token key, on the wall
+// clock.
+func (rt Runtime) Staff() (httpapi.Staff, error) {
+	issuer, err := auth.NewIssuer(rt.Keys.TokenKey)
+	return httpapi.Staff{Issuer: issuer, Now: time.Now}, err
+}
+
+// Settings reads the district's settings (grids, risk areas, guidance)
+// from store, each process caching them for ttl.
+func Settings(store district.Store, ttl time.Duration) (*district.Settings, error) {
+	areas, err := area.Load()
+	if err != nil {
+		return nil, err
+	}
+	return district.NewSettings(store, areas, time.Now, ttl), nil
+}

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -98,4 +99,24 @@ func (v *Vault) Open(sealed []byte, context string) ([]byte, error) {
 		return nil, ErrSealed
 	}
 	return out, nil
+}
+
+// SealJSON seals the JSON of x bound to context.
+func (v *Vault) SealJSON(x any, context string) ([]byte, error) {
+	plain, err := json.Marshal(x)
+	if err != nil {
+		return nil, err
+	}
+	return v.Seal(plain, context)
+}
+
+// OpenJSON reverses SealJSON.
+func OpenJSON[T any](v *Vault, sealed []byte, context string) (T, error) {
+	var x T
+	plain, err := v.Open(sealed, context)
+	if err != nil {
+		return x, err
+	}
+	err = json.Unmarshal(plain, &x)
+	return x, err
 }

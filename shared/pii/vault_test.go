@@ -60,3 +60,19 @@ func TestSealOpen(t *testing.T) {
 		t.Fatalf("open truncated: %v, want ErrSealed", err)
 	}
 }
+
+func TestSealJSONIsBoundToItsContext(t *testing.T) {
+	t.Parallel()
+	v := testVault(t, 3)
+	type person struct{ Name string }
+	sealed, err := v.SealJSON(person{Name: "𠮷田"}, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenJSON[person](v, sealed, "r1"); err != nil || got.Name != "𠮷田" {
+		t.Fatalf("OpenJSON = %+v, %v", got, err)
+	}
+	if _, err := OpenJSON[person](v, sealed, "r2"); err == nil {
+		t.Fatal("sealed JSON opened under another context")
+	}
+}

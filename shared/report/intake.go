@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -106,11 +105,8 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 		PersonLookup:  PersonLookup(in.Vault, checked.IDType, checked.IDNumber),
 		PhoneLookup:   PhoneLookup(in.Vault, checked.Phone),
 	}
-	personal, err := json.Marshal(Personal{Name: checked.Name, IDNumber: checked.IDNumber, Phone: checked.Phone, Address: checked.Address})
-	if err != nil {
-		return Receipt{}, fmt.Errorf("encode report %s: %w", id, err)
-	}
-	if rec.Sealed, err = in.Vault.Seal(personal, id); err != nil {
+	personal := Personal{Name: checked.Name, IDNumber: checked.IDNumber, Phone: checked.Phone, Address: checked.Address}
+	if rec.Sealed, err = in.Vault.SealJSON(personal, id); err != nil {
 		return Receipt{}, fmt.Errorf("seal report %s: %w", id, err)
 	}
 	welcome, err := in.welcome(rec, checked.Phone, advice)

@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -135,13 +134,9 @@ func PhoneLookup(v *pii.Vault, national string) string { return v.Lookup("phone"
 
 // Open decrypts the personal fields of a record.
 func Open(v *pii.Vault, r Record) (Personal, error) {
-	plain, err := v.Open(r.Sealed, r.ID)
+	p, err := pii.OpenJSON[Personal](v, r.Sealed, r.ID)
 	if err != nil {
 		return Personal{}, fmt.Errorf("open report %s: %w", r.ID, err)
-	}
-	var p Personal
-	if err := json.Unmarshal(plain, &p); err != nil {
-		return Personal{}, fmt.Errorf("decode report %s: %w", r.ID, err)
 	}
 	return p, nil
 }

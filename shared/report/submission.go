@@ -98,14 +98,9 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 	var out Checked
 	today := dates.Today(now)
 
-	out.Name = textnorm.Clean(s.Name)
-	switch n := utf8.RuneCountInString(out.Name); {
-	case n == 0:
-		c.Add("name", "required")
-	case n > MaxNameRunes:
-		c.Add("name", "too_long")
-	case !textnorm.Printable(out.Name):
-		c.Add("name", "invalid_characters")
+	var reason string
+	if out.Name, reason = textnorm.Required(s.Name, MaxNameRunes); reason != "" {
+		c.Add("name", reason)
 	}
 
 	kind, ok := idcard.ParseKind(s.IDType)
@@ -195,14 +190,8 @@ func Check(s Submission, now time.Time, areas *area.Catalog) (Checked, error) {
 	if utf8.RuneCountInString(out.Community) > MaxCommunityRunes {
 		c.Add("destination.community", "too_long")
 	}
-	out.Address = textnorm.Clean(s.Destination.Address)
-	switch n := utf8.RuneCountInString(out.Address); {
-	case n == 0:
-		c.Add("destination.address", "required")
-	case n > MaxAddressRunes:
-		c.Add("destination.address", "too_long")
-	case !textnorm.Printable(out.Address):
-		c.Add("destination.address", "invalid_characters")
+	if out.Address, reason = textnorm.Required(s.Destination.Address, MaxAddressRunes); reason != "" {
+		c.Add("destination.address", reason)
 	}
 
 	out.Transport = s.Transport

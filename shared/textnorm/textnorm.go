@@ -39,3 +39,19 @@ func Printable(s string) bool {
 	}
 	return true
 }
+
+// Required cleans a required free-text field (a name, an address) and
+// says what is wrong with it: "required", "too_long" past limit
+// characters, "invalid_characters", or "" when it is fine.
+func Required(raw string, limit int) (clean, reason string) {
+	clean = Clean(raw)
+	switch n := utf8.RuneCountInString(clean); {
+	case n == 0:
+		reason = "required"
+	case n > limit:
+		reason = "too_long"
+	case !Printable(clean):
+		reason = "invalid_characters"
+	}
+	return clean, reason
+}

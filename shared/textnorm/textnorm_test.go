@@ -33,3 +33,17 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+func TestRequired(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ raw, clean, reason string }{
+		{"  张  三 ", "张 三", ""},
+		{" \u3000 ", "", "required"},
+		{"𠮷田𠮷田", "𠮷田𠮷田", "too_long"},
+		{"张\u202e三", "张\u202e三", "invalid_characters"},
+	} {
+		if clean, reason := Required(c.raw, 3); clean != c.clean || reason != c.reason {
+			t.Errorf("Required(%q) = %q, %q; want %q, %q", c.raw, clean, reason, c.clean, c.reason)
+		}
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -25,6 +24,7 @@ import (
 	"gridcode/infra/demo"
 	"gridcode/infra/gen"
 	"gridcode/infra/local"
+	"gridcode/shared/alert"
 	"gridcode/shared/area"
 	"gridcode/shared/dates"
 	"gridcode/shared/district"
@@ -87,6 +87,7 @@ type groupStore interface {
 	group.DailyStore
 	group.RunStore
 	health.Store
+	Alert(ctx context.Context, id string) (alert.Alert, error)
 }
 
 // loadedDistrict is a synthetic district loaded into a store.
@@ -301,11 +302,16 @@ func (q *shardList) Send(ctx context.Context, s []refresh.Shard) error {
 
 // runRefresh plans date and delivers every shard once, one shard at a
 // time, with parallel groups per shard, and checks every group is done.
-func runRefresh(ctx context.Context, st groupStore, d *loadedDistrict, date string, parallel int) (time.Duration, error) {
+// runRefresh refreshes the day daysBack days ago with the clock set back
+// as far, so that every try does the same work: a day's lists are built
+// with their morning SMS only on that day.
+func runRefresh(ctx context.Context, st groupStore, d *loadedDistrict, daysBack, parallel int) (time.Duration, error) {
+	now := func() time.Time { return time.Now().AddDate(0, 0, -daysBack) }
+	date := dates.Today(now())
 	q := &shardList{}
-	planner := &refresh.Planner{Groups: st, Runs: st, Queue: q, ShardSize: refresh.DefaultShardSize, Now: time.Now}
+	planner := &refresh.Planner{Groups: st, Runs: st, Queue: q, ShardSize: refresh.DefaultShardSize, Now: now}
 	worker := &refresh.Worker{
-		Groups: st, Lists: st, Health: st, Runs: st, Vault: d.vault, Now: time.Now,
+		Groups: st, Lists: st, Health: st, Runs: st, Vault: d.vault, Now: now,
 		NATLimit: group.DefaultNATLimit, Retention: local.Retention, Parallel: parallel,
 	}
 	start := time.Now()
@@ -324,6 +330,9 @@ func runRefresh(ctx context.Context, st groupStore, d *loadedDistrict, date stri
 	}
 	if !p.Complete || p.Done != len(d.ids) || len(p.Failed) > 0 {
 		return 0, fmt.Errorf("refresh %s: %d of %d groups done, %d failed", date, p.Done, len(d.ids), len(p.Failed))
+	}
+	if _, err := st.Alert(ctx, refresh.DailyAlertID(d.ids[0], date)); err != nil {
+		return 0, fmt.Errorf("refresh %s: the first group's morning SMS: %w", date, err)
 	}
 	return elapsed, nil
 }
@@ -350,7 +359,7 @@ func tryRefresh(ctx context.Context, st groupStore, d *loadedDistrict, where str
 	best, bestP := time.Duration(0), 0
 	var tried []string
 	for k, p := range parallel {
-		elapsed, err := runRefresh(ctx, st, d, dates.AddDays(today, -k), p)
+		elapsed, err := runRefresh(ctx, st, d, k, p)
 		if err != nil {
 			return 0, 0, "", err
 		}
@@ -593,7 +602,7 @@ func benchGroupsDynamo(ctx context.Context, client *dynamodb.Client, o groupsOpt
 	api := newTimedAPI(client)
 	st := dynamo.New(api, tables)
 	today := dates.Today(time.Now())
-	d, err := load(ctx, st, batchWrites(client, tables.Health), groupSpec(o.dynamoScale, today), 16)
+	d, err := load(ctx, st, loadHealth(st), groupSpec(o.dynamoScale, today), 16)
 	if err != nil {
 		return row{}, err
 	}
@@ -645,38 +654,15 @@ func createGroupTables(ctx context.Context, client *dynamodb.Client, t dynamo.Ta
 	return nil
 }
 
-// batchWrites writes new health records to DynamoDB with BatchWriteItem,
-// 25 a call, in the adapter's item format: WriteHealth's conditional
-// PutItem per record makes loading 80,000 people take half a minute.
-// The refresh reads them back through the adapter, which checks the format.
-func batchWrites(client *dynamodb.Client, table string) healthWriter {
+// loadHealth writes with the adapter's bulk load: WriteHealth's
+// conditional PutItem per record would take half a minute here.
+func loadHealth(st *dynamo.Store) healthWriter {
 	return func(ctx context.Context, writes []health.Write) error {
-		n := (len(writes) + 24) / 25
-		_, err := bench.Parallel(n, 8, func(b int) error {
-			reqs := make([]types.WriteRequest, 0, 25)
-			for _, w := range writes[b*25 : min(b*25+25, len(writes))] {
-				r := w.Record
-				r.UpdatedAt = r.UpdatedAt.UTC()
-				item, err := attributevalue.MarshalMapWithOptions(r, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
-				if err != nil {
-					return err
-				}
-				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
-			}
-			pending := map[string][]types.WriteRequest{table: reqs}
-			for attempt := 0; len(pending) > 0; attempt++ {
-				if attempt == 10 {
-					return fmt.Errorf("load health: %d items unprocessed", len(pending[table]))
-				}
-				out, err := client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-				if err != nil {
-					return err
-				}
-				pending = out.UnprocessedItems
-			}
-			return nil
-		})
-		return err
+		recs := make([]health.Record, len(writes))
+		for i, w := range writes {
+			recs[i] = w.Record
+		}
+		return st.LoadHealth(ctx, recs)
 	}
 }
 

@@ -28,6 +28,17 @@ type Queue struct {
 
 var _ refresh.Queue = Queue{}
 
+// New builds the SQS client once, outside the handler; endpoint points it
+// at a local SQS in tests. It lives here, not in lambdaapp, so that only
+// the planners link the SQS SDK.
+func New(cfg aws.Config, endpoint, url string) Queue {
+	return Queue{URL: url, API: sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})}
+}
+
 // batchSize is the most messages one SendMessageBatch takes.
 const batchSize = 10
 

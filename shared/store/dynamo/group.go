@@ -142,9 +142,19 @@ func (s *Store) groupItem(ctx context.Context, id string) (groupItem, error) {
 	if out.Item == nil {
 		return groupItem{}, fmt.Errorf("group %s: %w", id, group.ErrNotFound)
 	}
+	it, err := decodeGroup(out.Item)
+	if err != nil {
+		return groupItem{}, fmt.Errorf("group %s: %w", id, err)
+	}
+	return it, nil
+}
+
+// decodeGroup reads a group item; one stored before it had a roster key
+// has the key of its version.
+func decodeGroup(item map[string]types.AttributeValue) (groupItem, error) {
 	var it groupItem
-	if err := unmarshal(out.Item, &it); err != nil {
-		return groupItem{}, fmt.Errorf("decode group %s: %w", id, err)
+	if err := unmarshal(item, &it); err != nil {
+		return groupItem{}, fmt.Errorf("decode group: %w", err)
 	}
 	if it.RosterKey == "" {
 		it.RosterKey = rosterKey(it.ID, it.RosterVersion)
@@ -508,12 +518,9 @@ func (s *Store) GroupsOf(ctx context.Context, personKey string) ([]group.Group, 
 	var mu sync.Mutex
 	var out []group.Group
 	err := s.batchGet(ctx, s.tables.Groups, keys, func(item map[string]types.AttributeValue) error {
-		var g groupItem
-		if err := unmarshal(item, &g); err != nil {
-			return fmt.Errorf("decode group: %w", err)
-		}
-		if g.RosterKey == "" {
-			g.RosterKey = rosterKey(g.ID, g.RosterVersion)
+		g, err := decodeGroup(item)
+		if err != nil {
+			return err
 		}
 		// A person may have items under several keys of one group while an
 		// old roster is being deleted.
@@ -791,7 +798,7 @@ func (s *Store) writeHealth(ctx context.Context, w health.Write) (bool, error) {
 func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) error {
 	for attempt := 1; ; attempt++ {
 		_, err := s.api.TransactWriteItems(ctx, in)
-		if err == nil || !isConflict(err) || attempt == maxCreateAttempts {
+		if err == nil || !isConflict(err) || attempt == maxTransactAttempts {
 			return err
 		}
 		select {
@@ -839,6 +846,21 @@ func (s *Store) batchWrite(ctx context.Context, table string, reqs []types.Write
 		}
 		return nil
 	})
+}
+
+// LoadHealth writes records without conditions or alerts, 25 a call: a
+// bulk load into an empty table (the benchmark's district), not the feed.
+func (s *Store) LoadHealth(ctx context.Context, recs []health.Record) error {
+	reqs := make([]types.WriteRequest, 0, len(recs))
+	for _, r := range recs {
+		r.UpdatedAt = r.UpdatedAt.UTC()
+		item, err := marshal(r)
+		if err != nil {
+			return fmt.Errorf("marshal health of %s: %w", r.PersonKey, err)
+		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	return s.batchWrite(ctx, s.tables.Health, reqs)
 }
 
 // batchGet reads the keys (no duplicates) 100 a call, several calls at

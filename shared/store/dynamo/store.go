@@ -130,7 +130,7 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 			in.ClientRequestToken = nil
 			retry = true
 		}
-		if !retry || attempt == maxCreateAttempts {
+		if !retry || attempt == maxTransactAttempts {
 			return report.Record{}, false, fmt.Errorf("create report %s: %w", r.ID, err)
 		}
 		select {
@@ -141,9 +141,10 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 	}
 }
 
-// maxCreateAttempts bounds retries of a transaction that lost a conflict
-// with another one on the same report (two submits of one person at once).
-const maxCreateAttempts = 4
+// maxTransactAttempts bounds retries of a transaction that lost a
+// conflict with another one on the same items (two submits of one person
+// at once, two approvals of one roster).
+const maxTransactAttempts = 4
 
 // isExisting says the transaction failed because the report (or its
 // alert) is already there, or because its token was used by an earlier
@@ -292,39 +293,18 @@ func (s *Store) ListGrids(ctx context.Context) ([]grid.Grid, error) {
 	return out, nil
 }
 
-// PutGrids implements district.Store with BatchWriteItem, 25 at a time,
-// retrying what DynamoDB leaves unprocessed.
+// PutGrids implements district.Store with BatchWriteItem, retrying what
+// DynamoDB leaves unprocessed.
 func (s *Store) PutGrids(ctx context.Context, grids []grid.Grid) error {
-	for start := 0; start < len(grids); start += 25 {
-		end := min(start+25, len(grids))
-		reqs := make([]types.WriteRequest, 0, end-start)
-		for _, g := range grids[start:end] {
-			item, err := marshal(g)
-			if err != nil {
-				return fmt.Errorf("marshal grid %s: %w", g.Code, err)
-			}
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	reqs := make([]types.WriteRequest, 0, len(grids))
+	for _, g := range grids {
+		item, err := marshal(g)
+		if err != nil {
+			return fmt.Errorf("marshal grid %s: %w", g.Code, err)
 		}
-		pending := map[string][]types.WriteRequest{s.tables.Grids: reqs}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt > 8 {
-					return fmt.Errorf("put grids: %d items still unprocessed", len(pending[s.tables.Grids]))
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
-				}
-			}
-			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				return fmt.Errorf("put grids: %w", err)
-			}
-			pending = out.UnprocessedItems
-		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}
-	return nil
+	return s.batchWrite(ctx, s.tables.Grids, reqs)
 }
 
 type ruleSetItem struct {
