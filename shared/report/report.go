@@ -41,10 +41,17 @@ type Record struct {
 	Status        string       `json:"status"`
 	FollowUp      string       `json:"followUp,omitempty"` // what the grid worker must do besides the usual contact
 	SubmittedAt   time.Time    `json:"submittedAt"`
-	ExpiresAt     int64        `json:"expiresAt"`
-	PersonLookup  string       `json:"personLookup"`
-	PhoneLookup   string       `json:"phoneLookup"`
-	Sealed        []byte       `json:"personalSealed"`
+	// ContactDue is when the grid worker must have made first contact
+	// (24 h after submission, 4 h for high risk).
+	ContactDue     time.Time  `json:"contactDue"`
+	FirstContactAt time.Time  `json:"firstContactAt,omitzero"`
+	ClosedAt       time.Time  `json:"closedAt,omitzero"`
+	FollowUps      []FollowUp `json:"followUps,omitempty"`
+	Version        int        `json:"version"` // counts follow-ups, for conditional updates
+	ExpiresAt      int64      `json:"expiresAt"`
+	PersonLookup   string     `json:"personLookup"`
+	PhoneLookup    string     `json:"phoneLookup"`
+	Sealed         []byte     `json:"personalSealed"`
 }
 
 // Personal is what Record.Sealed holds.

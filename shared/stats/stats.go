@@ -1,0 +1,22 @@
+// Package stats is the district office's view: reports per day and risk
+// level, each grid's pending, overdue and closed reports, time to first
+// contact, open verification tasks by reason, and SMS sent and failed.
+package stats
+
+import (
+	"context"
+	"time"
+
+	"gridcode/shared/alert"
+	"gridcode/shared/report"
+)
+
+// Source is what the statistics read.
+type Source interface {
+	// ReportsBetween calls fn for every report submitted in [from, to).
+	ReportsBetween(ctx context.Context, from, to time.Time, fn func(report.Record) error) error
+	// AlertCounts counts the alerts created in [from, to) by status.
+	AlertCounts(ctx context.Context, from, to time.Time) (map[alert.Status]int, error)
+	// OpenTaskCounts counts open and revisit tasks by reason.
+	OpenTaskCounts(ctx context.Context) (map[string]int, error)
+}
