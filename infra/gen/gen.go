@@ -59,6 +59,7 @@ const (
 	streamPeopleIDs
 	streamRepeats
 	streamGroupSizes
+	streamResidents
 )
 
 func (s Spec) validate() error {
@@ -88,7 +89,7 @@ type fileStat struct {
 	bytes   int64
 }
 
-// Write writes the five JSONL files of s into dir, creating it. The same
+// Write writes the five JSONL files of s and the registry CSV into dir, creating it. The same
 // spec always gives byte-identical files.
 func Write(dir string, s Spec) error {
 	_, err := write(dir, s)
@@ -166,7 +167,11 @@ func write(dir string, s Spec) ([]fileStat, error) {
 		}
 		stats = append(stats, fs)
 	}
-	return stats, nil
+	fs, err := writeRegistry(dir, s)
+	if err != nil {
+		return stats, err
+	}
+	return append(stats, fs), nil
 }
 
 func writeJSONL(path string, fill func(emit func(any) error) error) (st fileStat, err error) {

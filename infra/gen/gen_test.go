@@ -22,7 +22,7 @@ import (
 
 const testToday = "2022-12-05"
 
-var files = []string{GridsFile, PeopleFile, GroupsFile, RiskAreasFile, ReportsFile}
+var files = []string{GridsFile, PeopleFile, GroupsFile, RiskAreasFile, ReportsFile, RegistryFile}
 
 // noonOf is a fixed instant on the district date.
 func noonOf(t *testing.T, day string) time.Time {
@@ -76,9 +76,9 @@ func TestWriteDeterministic(t *testing.T) {
 		other    Spec
 		sameFile map[string]bool // files expected identical to spec's
 	}{
-		{name: "same spec", other: spec, sameFile: map[string]bool{GridsFile: true, PeopleFile: true, GroupsFile: true, RiskAreasFile: true, ReportsFile: true}},
+		{name: "same spec", other: spec, sameFile: map[string]bool{GridsFile: true, PeopleFile: true, GroupsFile: true, RiskAreasFile: true, ReportsFile: true, RegistryFile: true}},
 		{name: "other seed", other: func() Spec { s := spec; s.Seed = 8; return s }(), sameFile: map[string]bool{GridsFile: true, RiskAreasFile: true}},
-		{name: "more groups", other: func() Spec { s := spec; s.Groups = 25; return s }(), sameFile: map[string]bool{GridsFile: true, PeopleFile: true, RiskAreasFile: true, ReportsFile: true}},
+		{name: "more groups", other: func() Spec { s := spec; s.Groups = 25; return s }(), sameFile: map[string]bool{GridsFile: true, PeopleFile: true, RiskAreasFile: true, ReportsFile: true, RegistryFile: true}},
 	}
 	base := t.TempDir()
 	if err := Write(base, spec); err != nil {
