@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"gridcode/shared/csvin"
 	"gridcode/shared/dates"
 	"gridcode/shared/fields"
 	"gridcode/shared/idcard"
@@ -96,31 +97,12 @@ var ErrRosterTooLarge = errors.New("group: roster larger than MaxRosterBytes")
 // ErrRosterMediaType means ReadRoster got neither CSV nor JSON (HTTP 415).
 var ErrRosterMediaType = errors.New("group: roster must be text/csv or application/json")
 
-// rosterColumns maps header cells, after headerKey, to RosterRow fields.
+// rosterColumns maps header cells, after csvin.HeaderKey, to RosterRow fields.
 var rosterColumns = map[string]string{
 	"姓名": "name", "name": "name",
 	"证件类型": "idType", "idtype": "idType",
 	"证件号码": "idNumber", "证件号": "idNumber", "身份证号": "idNumber", "身份证号码": "idNumber", "idnumber": "idNumber",
 	"手机号": "phone", "手机号码": "phone", "手机": "phone", "电话": "phone", "联系电话": "phone", "phone": "phone",
-}
-
-// headerKey reduces a header cell to a rosterColumns key: it trims, drops
-// the required-marker "*" and a trailing note in brackets (手机号（选填）),
-// and lower-cases English names with spaces, "_" and "-" removed
-// (ID Number, id_number).
-func headerKey(cell string) string {
-	s := textnorm.Clean(cell)
-	if i := strings.IndexAny(s, "(（"); i >= 0 {
-		s = s[:i]
-	}
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case '*', '＊', ' ', '_', '-':
-			return -1
-		}
-		return r
-	}, s)
-	return strings.ToLower(s)
 }
 
 // ParseRosterCSV reads a roster CSV as Excel writes it: UTF-8 with or
@@ -168,7 +150,7 @@ func ParseRosterCSV(r io.Reader) ([]RosterRow, error) {
 	col := map[string]int{"name": -1, "idType": -1, "idNumber": -1, "phone": -1}
 	var c fields.Collector
 	for i, cell := range header {
-		name, ok := rosterColumns[headerKey(cell)]
+		name, ok := rosterColumns[csvin.HeaderKey(cell)]
 		if !ok {
 			continue
 		}
