@@ -32,6 +32,7 @@ type Intake struct {
 	Areas     *area.Catalog
 	Now       func() time.Time
 	Retention time.Duration // how long reports and their alerts are kept
+	Deadlines Deadlines     // first-contact deadlines; zero means DefaultDeadlines
 }
 
 // Receipt is what the reporter is told.
@@ -101,6 +102,7 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 		Guidance:      advice.Text,
 		Status:        StatusNew,
 		SubmittedAt:   now.UTC(),
+		ContactDue:    in.Deadlines.ContactDue(now, level),
 		ExpiresAt:     now.Add(in.Retention).Unix(),
 		PersonLookup:  PersonLookup(in.Vault, checked.IDType, checked.IDNumber),
 		PhoneLookup:   PhoneLookup(in.Vault, checked.Phone),

@@ -22,10 +22,11 @@ import (
 )
 
 type fixture struct {
-	intake *report.Intake
-	reader *report.Reader
-	store  *embedded.Store
-	vault  *pii.Vault
+	intake   *report.Intake
+	reader   *report.Reader
+	store    *embedded.Store
+	vault    *pii.Vault
+	settings *district.Settings
 }
 
 func newFixture(t *testing.T) fixture {
@@ -58,7 +59,7 @@ func newFixture(t *testing.T) fixture {
 	return fixture{
 		intake: &report.Intake{Store: store, Rules: settings, Vault: vault, Areas: areas, Now: func() time.Time { return now }, Retention: 30 * 24 * time.Hour},
 		reader: &report.Reader{Store: store, Vault: vault},
-		store:  store, vault: vault,
+		store:  store, vault: vault, settings: settings,
 	}
 }
 
@@ -108,6 +109,13 @@ func TestSubmitRoutesScoresAndQueuesTheWelcome(t *testing.T) {
 			if rec.RoutedBy != c.wantRoute || rec.Status != report.StatusNew || rec.ExpiresAt <= now.Unix() {
 				t.Errorf("record routed %s status %s expires %d", rec.RoutedBy, rec.Status, rec.ExpiresAt)
 			}
+			wantDue := now.Add(24 * time.Hour)
+			if c.wantRisk == risk.High {
+				wantDue = now.Add(4 * time.Hour)
+			}
+			if !rec.ContactDue.Equal(wantDue) || !rec.FirstContactAt.IsZero() || rec.Version != 0 {
+				t.Errorf("contact due %v, first contact %v, version %d; want due %v, no contact, version 0", rec.ContactDue, rec.FirstContactAt, rec.Version, wantDue)
+			}
 			raw, _ := json.Marshal(rec)
 			for _, secret := range []string{"11010519491231002X", "13800138000", "张三", "新塘里"} {
 				if bytes.Contains(raw, []byte(secret)) {
@@ -129,6 +137,35 @@ func TestSubmitRoutesScoresAndQueuesTheWelcome(t *testing.T) {
 				t.Errorf("alert params do not render: %v", err)
 			}
 		})
+	}
+}
+
+func TestSubmitTakesTheDistrictsDeadlines(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.intake.Deadlines = report.Deadlines{Contact: 12 * time.Hour, HighRisk: time.Hour}
+	high, err := f.intake.Submit(ctx, "", valid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := valid()
+	low.ArrivalDate, low.Itinerary = "2022-12-04", nil
+	none, err := f.intake.Submit(ctx, "", low)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   string
+		want time.Time
+	}{{high.ReportID, now.Add(time.Hour)}, {none.ReportID, now.Add(12 * time.Hour)}} {
+		rec, err := f.store.Get(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rec.ContactDue.Equal(c.want) {
+			t.Errorf("%s risk: contact due %v, want %v", rec.RiskLevel, rec.ContactDue, c.want)
+		}
 	}
 }
 
