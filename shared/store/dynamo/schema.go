@@ -25,10 +25,14 @@ func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
 	hash := func(name string) types.KeySchemaElement {
 		return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: types.KeyTypeHash}
 	}
+	n := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeN}
+	}
 	rng := func(name string) types.KeySchemaElement {
 		return types.KeySchemaElement{AttributeName: aws.String(name), KeyType: types.KeyTypeRange}
 	}
 	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
+	keysOnly := &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
 	specs := []*dynamodb.CreateTableInput{
 		{
 			TableName:            aws.String(t.Reports),
@@ -99,18 +103,81 @@ func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
 			AttributeDefinitions: []types.AttributeDefinition{s("date"), s("part")},
 			KeySchema:            []types.KeySchemaElement{hash("date"), rng("part")},
 		},
+		{
+			TableName:            aws.String(t.Registry),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("personKey")},
+			KeySchema:            []types.KeySchemaElement{hash("personKey")},
+		},
+		{
+			TableName:            aws.String(t.RegistryIndex),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("token"), s("communityPerson")},
+			KeySchema:            []types.KeySchemaElement{hash("token"), rng("communityPerson")},
+		},
+		{
+			TableName:            aws.String(t.Imports),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("importId")},
+			KeySchema:            []types.KeySchemaElement{hash("importId")},
+		},
+		{
+			TableName:            aws.String(t.ImportErrors),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("importId"), n("firstLine")},
+			KeySchema:            []types.KeySchemaElement{hash("importId"), rng("firstLine")},
+		},
+		{
+			TableName:            aws.String(t.Lists),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("listId")},
+			KeySchema:            []types.KeySchemaElement{hash("listId")},
+		},
+		{
+			TableName:            aws.String(t.ListChunks),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("listId"), n("chunk")},
+			KeySchema:            []types.KeySchemaElement{hash("listId"), rng("chunk")},
+		},
+		{
+			TableName:            aws.String(t.Tasks),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("taskId"), s("gridCode"), s("gridSort"), s("openReason")},
+			KeySchema:            []types.KeySchemaElement{hash("taskId")},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+				{IndexName: aws.String(TaskGridIndex), KeySchema: []types.KeySchemaElement{hash("gridCode"), rng("gridSort")}, Projection: all},
+				// Sparse: only open and revisit tasks carry openReason.
+				{IndexName: aws.String(TaskOpenIndex), KeySchema: []types.KeySchemaElement{hash("openReason"), rng("taskId")}, Projection: keysOnly},
+			},
+		},
+		{
+			TableName:            aws.String(t.Reconciliations),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("reconciliationId")},
+			KeySchema:            []types.KeySchemaElement{hash("reconciliationId")},
+		},
+		{
+			TableName:            aws.String(t.Audit),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("personKey"), s("auditId")},
+			KeySchema:            []types.KeySchemaElement{hash("personKey"), rng("auditId")},
+		},
 	}
 	// A deployment or test names only the tables it uses.
 	return slices.DeleteFunc(specs, func(in *dynamodb.CreateTableInput) bool { return aws.ToString(in.TableName) == "" })
 }
 
 // TTLAttribute is the attribute DynamoDB expires reports, alerts, daily
-// lists and refresh runs by.
+// lists, refresh runs, imports and their errors, lists and their chunks,
+// tasks and audit records by.
 const TTLAttribute = "expiresAt"
 
 // TTLTables are the tables whose items expire by TTLAttribute.
 func TTLTables(t Tables) []string {
-	return slices.DeleteFunc([]string{t.Reports, t.Alerts, t.DailyLists, t.RefreshRuns}, func(name string) bool { return name == "" })
+	return slices.DeleteFunc([]string{
+		t.Reports, t.Alerts, t.DailyLists, t.RefreshRuns,
+		t.Imports, t.ImportErrors, t.Lists, t.ListChunks, t.Tasks, t.Audit,
+	}, func(name string) bool { return name == "" })
 }
 
 // CreateTables creates the tables if missing and turns on TTL where data

@@ -18,11 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"gridcode/shared/alert"
+	"gridcode/shared/audit"
 	"gridcode/shared/district"
 	"gridcode/shared/grid"
 	"gridcode/shared/group"
 	"gridcode/shared/health"
+	"gridcode/shared/registry"
 	"gridcode/shared/report"
+	"gridcode/shared/stats"
+	"gridcode/shared/worklist"
 )
 
 // Tables names the tables; each function gets only the names it uses.
@@ -36,6 +40,16 @@ type Tables struct {
 	Health      string
 	DailyLists  string
 	RefreshRuns string
+	// Grid work (see registry.go, worklist.go, audit.go).
+	Registry        string
+	RegistryIndex   string
+	Imports         string
+	ImportErrors    string
+	Lists           string
+	ListChunks      string
+	Tasks           string
+	Reconciliations string
+	Audit           string
 }
 
 // GridIndex is the reports table's GSI by grid, newest last.
@@ -66,6 +80,13 @@ var (
 	_ group.DailyStore = (*Store)(nil)
 	_ group.RunStore   = (*Store)(nil)
 	_ health.Store     = (*Store)(nil)
+
+	_ registry.Store       = (*Store)(nil)
+	_ registry.ImportStore = (*Store)(nil)
+	_ worklist.Store       = (*Store)(nil)
+	_ report.FollowUpStore = (*Store)(nil)
+	_ stats.Source         = (*Store)(nil)
+	_ audit.Log            = (*Store)(nil)
 )
 
 // New wraps a client.

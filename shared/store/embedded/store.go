@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,7 +29,10 @@ var (
 )
 
 // Store is the bbolt adapter.
-type Store struct{ db *bolt.DB }
+type Store struct {
+	db     *bolt.DB
+	people peopleIndex // the registry's search index, see registry.go
+}
 
 var (
 	_ report.Store   = (*Store)(nil)
@@ -62,7 +66,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	db.MaxBatchSize = 500
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsDue, bucketGrids, bucketRules}, groupBuckets...) {
+		for _, b := range slices.Concat([][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsDue, bucketGrids, bucketRules}, groupBuckets, gridWorkBuckets) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

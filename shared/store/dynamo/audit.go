@@ -1,0 +1,110 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"gridcode/shared/audit"
+)
+
+// The audit table: key personKey + auditId, TTL expiresAt. A person's
+// records are one partition, by id, which is time-ordered.
+
+// auditWorkers bounds the concurrent writes of one Append (a search
+// result audits up to a page of people at once).
+const auditWorkers = 8
+
+// ErrAuditExists is returned by Append for a record whose id is taken by
+// another record.
+var ErrAuditExists = errors.New("audit: a record with this id exists")
+
+// Append implements audit.Log: each record one PutItem on the condition
+// that its id is new, so a record is never replaced. A record whose id is
+// taken by an equal record is taken as written (an SDK retry after a lost
+// answer); by another record, it is ErrAuditExists.
+func (s *Store) Append(ctx context.Context, records []audit.Record) error {
+	err := parallel(ctx, len(records), auditWorkers, func(i int) error {
+		r := records[i]
+		if r.ID == "" || r.PersonKey == "" {
+			return fmt.Errorf("audit record #%d: without id or person key", i)
+		}
+		item, err := marshal(r)
+		if err != nil {
+			return fmt.Errorf("marshal audit record %s: %w", r.ID, err)
+		}
+		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                           aws.String(s.tables.Audit),
+			Item:                                item,
+			ConditionExpression:                 aws.String("attribute_not_exists(auditId)"),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		var failed *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &failed):
+			var stored audit.Record
+			if err := unmarshal(failed.Item, &stored); err != nil {
+				return fmt.Errorf("decode audit record %s: %w", r.ID, err)
+			}
+			if !sameAudit(stored, r) {
+				return fmt.Errorf("append audit record %s: %w", r.ID, ErrAuditExists)
+			}
+		case err != nil:
+			return fmt.Errorf("put audit record %s: %w", r.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append %d audit records: %w", len(records), err)
+	}
+	return nil
+}
+
+// ByPerson implements audit.Log with a Query of the person's partition.
+func (s *Store) ByPerson(ctx context.Context, personKey string) ([]audit.Record, error) {
+	var out []audit.Record
+	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.tables.Audit),
+		KeyConditionExpression:    aws.String("personKey = :k"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": sAttr(personKey)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query audit records: %w", err)
+		}
+		for _, item := range page.Items {
+			var r audit.Record
+			if err := unmarshal(item, &r); err != nil {
+				return nil, fmt.Errorf("decode audit record: %w", err)
+			}
+			out = append(out, r)
+		}
+	}
+	// The ids are time-ordered as written; order by the instant anyway, so
+	// records from two clocks come oldest first.
+	slices.SortStableFunc(out, func(a, b audit.Record) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// sameAudit says two records are the same, their instants compared as
+// instants.
+func sameAudit(a, b audit.Record) bool {
+	if !a.At.Equal(b.At) {
+		return false
+	}
+	a.At = b.At
+	return a == b
+}
