@@ -1,0 +1,390 @@
+// Package importjob runs registry imports in Lambda: the district office
+// uploads a registry file under registry/ in the import bucket, S3 invokes
+// the function, and the function imports the file in as many invocations
+// as it takes. Each invocation works until shortly before its deadline,
+// then queues a continuation message that the same function consumes to
+// resume from the import's checkpoint. When the import ends, its refused
+// rows go to errors/<importId>.csv in the same bucket.
+package importjob
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"gridcode/shared/fields"
+	"gridcode/shared/grid"
+	"gridcode/shared/registry"
+	"gridcode/shared/registry/s3source"
+)
+
+const (
+	// Prefix is where registry files are uploaded. The bucket notification
+	// is filtered to it; the handler checks again, so an error file
+	// (outside it) can never start an import.
+	Prefix = "registry/"
+	// ErrorsPrefix is where each import's error file goes.
+	ErrorsPrefix = "errors/"
+	// RetryDelay is how long a continuation waits when the S3-triggered
+	// invocation failed, so a throttled table gets a breather.
+	RetryDelay = 60 * time.Second
+)
+
+// Reasons an import fails for, beside the Importer's own (a bad header or
+// encoding; "changed" for a file shorter than the checkpoint).
+const (
+	ReasonFileChanged = "changed" // overwritten while imported; the new upload has its own import
+	ReasonFileMissing = "missing" // deleted while imported
+)
+
+// Object names one uploaded file, pinned to the version the event saw.
+type Object struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"versionId,omitempty"`
+	ETag      string `json:"eTag,omitempty"`
+}
+
+// Continuation is the SQS message that resumes an import.
+type Continuation struct {
+	ImportID string `json:"importId"`
+	Object
+}
+
+// ErrorsKey is where the error file of an import goes.
+func ErrorsKey(importID string) string { return ErrorsPrefix + importID + ".csv" }
+
+// Lookup is the keyed hash the import id is made of (pii.Vault.Lookup).
+type Lookup interface {
+	Lookup(purpose string, parts ...string) string
+}
+
+// ImportID is the import of one version of one object: the same event
+// delivered again, or a continuation, finds the same import and resumes
+// it; a new upload of the key is a new import. Keyed, so the id does not
+// reveal file names.
+func ImportID(v Lookup, o Object) string {
+	pin := o.VersionID
+	if pin == "" {
+		pin = o.ETag
+	}
+	return "imp" + v.Lookup("registry-import", o.Bucket, o.Key, pin)[:24]
+}
+
+// Objects reads registry files and writes error files.
+type Objects interface {
+	Source(bucket, key, versionID, eTag string) registry.Source
+	Exists(ctx context.Context, bucket, key string) (bool, error)
+	Put(ctx context.Context, bucket, key, contentType string, body []byte) error
+}
+
+// Queue sends continuations to the function itself.
+type Queue interface {
+	Send(ctx context.Context, c Continuation, delay time.Duration) error
+}
+
+// GridLister reads the grids table, where imported people are placed.
+type GridLister interface {
+	ListGrids(ctx context.Context) ([]grid.Grid, error)
+}
+
+// Job is the function's handler.
+type Job struct {
+	// Importer does the import; its Grids is replaced by the grids table
+	// as read at each invocation.
+	Importer *registry.Importer
+	Grids    GridLister
+	Objects  Objects
+	Queue    Queue
+	// Margin is left before the invocation's deadline: no chunk starts
+	// after deadline - Margin, so it must exceed the time one chunk takes.
+	Margin time.Duration
+}
+
+// Outcome is what an invocation did with one import.
+type Outcome struct {
+	ImportID  string `json:"importId"`
+	Status    string `json:"status"` // the import's, after the invocation
+	Reason    string `json:"reason,omitempty"`
+	Rows      int    `json:"rows"`
+	Written   int    `json:"written"`
+	Unchanged int    `json:"unchanged"`
+	Bad       int    `json:"bad"`
+	// Continued: a continuation was queued (the import paused, or the
+	// invocation failed and the queue will retry it).
+	Continued bool `json:"continued,omitempty"`
+	// AlreadyEnded: the import had ended before this invocation.
+	AlreadyEnded bool `json:"alreadyEnded,omitempty"`
+}
+
+// S3Result is the answer to an S3 event. S3 invokes asynchronously and
+// ignores it; it tells a test or a manual invocation what happened.
+type S3Result struct {
+	Imports []Outcome `json:"imports"`
+	Ignored int       `json:"ignored"` // records for other keys or events
+}
+
+// errBadMessage is a continuation that names no import this function made.
+var errBadMessage = errors.New("importjob: not a continuation of this function")
+
+// Handle takes the function's two event sources: S3 notifications of new
+// files, and SQS batches of continuations.
+func (j *Job) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	if len(probe.Records) == 0 {
+		return nil, errors.New("event has no records")
+	}
+	switch source := probe.Records[0].EventSource; source {
+	case "aws:s3":
+		var e events.S3Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("decode S3 event: %w", err)
+		}
+		return j.HandleS3(ctx, e)
+	case "aws:sqs":
+		var e events.SQSEvent
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("decode SQS event: %w", err)
+		}
+		return j.HandleSQS(ctx, e)
+	default:
+		return nil, fmt.Errorf("unexpected event source %q", source)
+	}
+}
+
+// HandleS3 starts (or, for an event delivered again, resumes) the import
+// of each new registry file. An import that fails here is handed to the
+// queue, whose redelivery and dead-letter queue then govern it, rather
+// than to S3's two silent retries.
+func (j *Job) HandleS3(ctx context.Context, e events.S3Event) (S3Result, error) {
+	inv := j.invocation(ctx)
+	res := S3Result{Imports: []Outcome{}}
+	for _, r := range e.Records {
+		key := r.S3.Object.URLDecodedKey
+		if !strings.HasPrefix(r.EventName, "ObjectCreated:") || !strings.HasPrefix(key, Prefix) || !strings.HasSuffix(strings.ToLower(key), ".csv") {
+			res.Ignored++
+			continue
+		}
+		obj := Object{Bucket: r.S3.Bucket.Name, Key: key, VersionID: r.S3.Object.VersionID, ETag: r.S3.Object.ETag}
+		c := Continuation{ImportID: ImportID(j.Importer.Vault, obj), Object: obj}
+		out, err := j.step(ctx, inv, c)
+		if err != nil {
+			slog.ErrorContext(ctx, "registry import failed, queued for retry", "importId", c.ImportID, "err", err)
+			if err := j.Queue.Send(ctx, c, RetryDelay); err != nil {
+				return res, fmt.Errorf("import %s: queue retry: %w", c.ImportID, err)
+			}
+			out = Outcome{ImportID: c.ImportID, Status: registry.ImportRunning, Continued: true}
+		}
+		res.Imports = append(res.Imports, out)
+	}
+	return res, nil
+}
+
+// HandleSQS resumes the import of each continuation. A failed one is
+// reported as a batch item failure: SQS delivers it again after the
+// visibility timeout, and after maxReceiveCount moves it to the
+// dead-letter queue, from where it can be redriven to resume the import.
+func (j *Job) HandleSQS(ctx context.Context, e events.SQSEvent) (events.SQSEventResponse, error) {
+	inv := j.invocation(ctx)
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, m := range e.Records {
+		c, err := j.decode(m.Body)
+		if err == nil {
+			_, err = j.step(ctx, inv, c)
+		}
+		if err != nil {
+			slog.ErrorContext(ctx, "registry import continuation failed", "messageId", m.MessageId, "importId", c.ImportID, "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// decode reads a continuation and checks that its id is the one this
+// function gives its object, so a message cannot point an import at
+// another file.
+func (j *Job) decode(body string) (Continuation, error) {
+	var c Continuation
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Continuation{}, fmt.Errorf("%w: %w", errBadMessage, err)
+	}
+	if c.ImportID == "" || c.ImportID != ImportID(j.Importer.Vault, c.Object) || !strings.HasPrefix(c.Key, Prefix) {
+		return c, errBadMessage
+	}
+	return c, nil
+}
+
+// invocation is what the imports of one invocation share: when to stop,
+// and the grids, read once.
+type invocation struct {
+	until  time.Time // zero: no deadline
+	grids  *grid.Directory
+	worked bool // an import has run a chunk in this invocation
+}
+
+func (j *Job) invocation(ctx context.Context) *invocation {
+	inv := &invocation{}
+	if deadline, ok := ctx.Deadline(); ok {
+		inv.until = deadline.Add(-j.Margin)
+	}
+	return inv
+}
+
+// step runs one import for as long as the invocation may, and queues its
+// continuation if it is not finished.
+func (j *Job) step(ctx context.Context, inv *invocation, c Continuation) (Outcome, error) {
+	now := j.Importer.Now()
+	run, err := j.Importer.Imports.GetImport(ctx, c.ImportID)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		run = registry.Import{
+			ID: c.ImportID, Source: "s3://" + c.Bucket + "/" + c.Key, Status: registry.ImportRunning,
+			StartedAt: now.UTC(), UpdatedAt: now.UTC(), ExpiresAt: now.Add(registry.ImportRetention).Unix(),
+		}
+		if err := j.Importer.Imports.PutImport(ctx, run); err != nil {
+			return Outcome{}, fmt.Errorf("import %s: record the start: %w", c.ImportID, err)
+		}
+	case err != nil:
+		return Outcome{}, fmt.Errorf("import %s: read: %w", c.ImportID, err)
+	}
+	if run.Status != registry.ImportRunning {
+		// A repeated event or message of an import that has ended: only
+		// make sure its error file was written (the invocation that ended
+		// it may have stopped just before).
+		if err := j.ensureErrorFile(ctx, c, run); err != nil {
+			return Outcome{}, err
+		}
+		out := outcome(run)
+		out.AlreadyEnded = true
+		return out, nil
+	}
+
+	// The first import of an invocation always runs at least one chunk,
+	// however late it is, so every invocation makes progress; a later one
+	// waits for the next invocation once the time is up.
+	if inv.worked && !inv.until.IsZero() && !now.Before(inv.until) {
+		return j.pause(ctx, c, run)
+	}
+	if inv.grids == nil {
+		grids, err := j.Grids.ListGrids(ctx)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("import %s: read grids: %w", c.ImportID, err)
+		}
+		inv.grids = grid.NewDirectory(grids)
+	}
+	im := *j.Importer
+	im.Grids = inv.grids
+	inv.worked = true
+	src := j.Objects.Source(c.Bucket, c.Key, c.VersionID, c.ETag)
+	run, err = im.Run(ctx, run, src, inv.until, func(registry.Import) {})
+
+	var problems *fields.Error
+	switch {
+	case errors.Is(err, registry.ErrPaused):
+		return j.pause(ctx, c, run)
+	case err == nil, errors.As(err, &problems):
+		// Done, or failed for the file itself (its header, its
+		// encoding): the Importer has recorded which.
+	case errors.Is(err, s3source.ErrChanged), errors.Is(err, s3source.ErrMissing):
+		if run, err = j.fail(ctx, c, err); err != nil {
+			return Outcome{}, err
+		}
+	default:
+		return Outcome{}, fmt.Errorf("import %s: %w", c.ImportID, err)
+	}
+	if err := j.writeErrorFile(ctx, c, run); err != nil {
+		return Outcome{}, err
+	}
+	slog.InfoContext(ctx, "registry import ended", "importId", run.ID, "status", run.Status, "reason", run.Reason,
+		"rows", run.Rows, "written", run.Written, "unchanged", run.Unchanged, "bad", run.Bad)
+	return outcome(run), nil
+}
+
+// pause queues the import's continuation.
+func (j *Job) pause(ctx context.Context, c Continuation, run registry.Import) (Outcome, error) {
+	if err := j.Queue.Send(ctx, c, 0); err != nil {
+		return Outcome{}, fmt.Errorf("import %s: queue continuation: %w", c.ImportID, err)
+	}
+	slog.InfoContext(ctx, "registry import paused", "importId", run.ID, "line", run.Line, "offset", run.Offset, "rows", run.Rows)
+	out := outcome(run)
+	out.Continued = true
+	return out, nil
+}
+
+// fail records an import whose file is gone or replaced as failed, at its
+// last checkpoint.
+func (j *Job) fail(ctx context.Context, c Continuation, cause error) (registry.Import, error) {
+	run, err := j.Importer.Imports.GetImport(ctx, c.ImportID)
+	if err != nil {
+		return run, fmt.Errorf("import %s: read: %w", c.ImportID, err)
+	}
+	now := j.Importer.Now().UTC()
+	run.Status, run.UpdatedAt, run.FinishedAt = registry.ImportFailed, now, now
+	run.Reason = ReasonFileChanged
+	if errors.Is(cause, s3source.ErrMissing) {
+		run.Reason = ReasonFileMissing
+	}
+	if err := j.Importer.Imports.PutImport(ctx, run); err != nil {
+		return run, fmt.Errorf("import %s: record the failure: %w", c.ImportID, err)
+	}
+	return run, nil
+}
+
+func (j *Job) ensureErrorFile(ctx context.Context, c Continuation, run registry.Import) error {
+	ok, err := j.Objects.Exists(ctx, c.Bucket, ErrorsKey(run.ID))
+	if err != nil {
+		return fmt.Errorf("import %s: error file: %w", run.ID, err)
+	}
+	if ok {
+		return nil
+	}
+	return j.writeErrorFile(ctx, c, run)
+}
+
+// writeErrorFile writes the refused rows of an ended import, the header
+// alone when there are none, so the office always finds the file. An
+// import that failed as a whole adds its reasons (missing_name, encoding,
+// changed...) as field "file" on the line after its checkpoint: the
+// header's line when the header was refused.
+func (j *Job) writeErrorFile(ctx context.Context, c Continuation, run registry.Import) error {
+	rows, err := j.Importer.Imports.RowErrors(ctx, run.ID)
+	if err != nil {
+		return fmt.Errorf("import %s: read refused rows: %w", run.ID, err)
+	}
+	if run.Status == registry.ImportFailed {
+		for _, reason := range strings.Split(run.Reason, ",") {
+			rows = append(rows, registry.RowError{Line: run.Line + 1, Field: "file", Reason: reason})
+		}
+	}
+	var buf bytes.Buffer
+	if err := registry.WriteErrorsCSV(&buf, rows); err != nil {
+		return fmt.Errorf("import %s: error file: %w", run.ID, err)
+	}
+	if err := j.Objects.Put(ctx, c.Bucket, ErrorsKey(run.ID), "text/csv; charset=utf-8", buf.Bytes()); err != nil {
+		return fmt.Errorf("import %s: error file: %w", run.ID, err)
+	}
+	return nil
+}
+
+func outcome(run registry.Import) Outcome {
+	return Outcome{
+		ImportID: run.ID, Status: run.Status, Reason: run.Reason,
+		Rows: run.Rows, Written: run.Written, Unchanged: run.Unchanged, Bad: run.Bad,
+	}
+}
