@@ -174,6 +174,7 @@ func startGroups(ctx context.Context, t *testing.T) *gcSystem {
 	s.tables = dynamo.Tables{
 		Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules",
 		Groups: prefix + "groups", Members: prefix + "members", Health: prefix + "health", DailyLists: prefix + "daily",
+		Registry: prefix + "registry",
 	}
 	if err := dynamo.CreateTables(ctx, s.db, s.tables); err != nil {
 		t.Fatal(err)
@@ -208,6 +209,7 @@ func startGroups(ctx context.Context, t *testing.T) *gcSystem {
 	s.health = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/health"), append(slices.Clone(common),
 		"HEALTH_TABLE="+s.tables.Health, "GROUPS_TABLE="+s.tables.Groups, "MEMBERS_TABLE="+s.tables.Members,
 		"ALERTS_TABLE="+s.tables.Alerts, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules,
+		"REGISTRY_TABLE="+s.tables.Registry,
 		"RETENTION_DAYS=60", "SETTINGS_TTL=30s")...)
 	return s
 }

@@ -22,6 +22,7 @@ type config struct {
 	AlertsTable   string        `env:"ALERTS_TABLE, required"`
 	GridsTable    string        `env:"GRIDS_TABLE, required"`
 	RulesTable    string        `env:"RULES_TABLE, required"`
+	RegistryTable string        `env:"REGISTRY_TABLE, required"`
 	RetentionDays int           `env:"RETENTION_DAYS, default=60"`
 	SettingsTTL   time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
@@ -44,7 +45,7 @@ func realMain(ctx context.Context) error {
 	}
 	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{
 		Health: cfg.HealthTable, Groups: cfg.GroupsTable, Members: cfg.MembersTable, Alerts: cfg.AlertsTable,
-		Grids: cfg.GridsTable, Rules: cfg.RulesTable,
+		Grids: cfg.GridsTable, Rules: cfg.RulesTable, Registry: cfg.RegistryTable,
 	})
 	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
 	if err != nil {
@@ -53,7 +54,7 @@ func realMain(ctx context.Context) error {
 	mux := http.NewServeMux()
 	httpapi.HealthAPI{
 		Feed: &healthfeed.Feed{
-			Store: store, Groups: store, Grids: settings, Vault: vault, Now: time.Now,
+			Store: store, Groups: store, Homes: store, Grids: settings, Vault: vault, Now: time.Now,
 			Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 		},
 		Staff: staff,

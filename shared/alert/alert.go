@@ -108,6 +108,17 @@ var HealthToGrid = Template{
 	Sensitive: true,
 }
 
+// HealthToHome tells the workers of the grid a person lives in, by the
+// population registry, that their health code turned yellow or red: the
+// door they knock on is theirs whether or not the person is in a group.
+var HealthToHome = Template{
+	Code:      "GC_HEALTH_HOME",
+	Text:      Signature + "网格{grid}:辖区居民{member}健康码转为{color},请立即上门核查跟进",
+	Params:    map[string]int{"grid": 16, "member": 8, "color": 2},
+	Segments:  1,
+	Sensitive: true,
+}
+
 // GroupDaily is the administrator's morning summary of the daily list.
 var GroupDaily = Template{
 	Code:     "GC_GROUP_DAILY",
@@ -118,7 +129,7 @@ var GroupDaily = Template{
 
 // Templates is every registered template: the one table the carrier's
 // registration is made from.
-var Templates = []Template{ReportWelcome, GridDigest, HealthToGroup, HealthToGrid, GroupDaily}
+var Templates = []Template{ReportWelcome, GridDigest, HealthToGroup, HealthToGrid, HealthToHome, GroupDaily}
 
 // Clip shortens s to at most n characters, ending it with "…" when cut, so
 // a long name still fits its registered parameter length.

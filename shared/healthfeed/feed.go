@@ -1,7 +1,8 @@
 // Package healthfeed applies the provincial health data the district
 // imports: each person's newest status wins, and a change to a yellow or red
 // code alerts, in the same transaction, the administrators of the person's
-// groups and the grid workers of those groups' grids.
+// groups, the grid workers of those groups' grids and the workers of the
+// grid the person lives in by the population registry.
 package healthfeed
 
 import (
@@ -18,6 +19,7 @@ import (
 	"gridcode/shared/health"
 	"gridcode/shared/idcard"
 	"gridcode/shared/pii"
+	"gridcode/shared/registry"
 	"gridcode/shared/report"
 )
 
@@ -55,6 +57,11 @@ type Groups interface {
 	GroupsOf(ctx context.Context, personKey string) ([]group.Group, error)
 }
 
+// Homes finds where people live: the population registry.
+type Homes interface {
+	GetPeople(ctx context.Context, keys []string) (map[string]registry.Person, error)
+}
+
 // Grids gives the current grids, with their workers.
 type Grids interface {
 	Grids(ctx context.Context) (*grid.Directory, error)
@@ -64,6 +71,7 @@ type Grids interface {
 type Feed struct {
 	Store     health.Store
 	Groups    Groups
+	Homes     Homes
 	Grids     Grids
 	Vault     *pii.Vault
 	Now       func() time.Time
@@ -253,13 +261,27 @@ func (f *Feed) write(ctx context.Context, u pending, stored map[string]health.Re
 	return w, true, nil
 }
 
-// alerts are one SMS to each administrator of the person's groups and one
-// to each worker of those groups' grids. The ids derive from the person,
-// the update and the recipient, so a retried batch queues nothing twice.
+// alerts are one SMS to each administrator of the person's groups, one
+// to each worker of those groups' grids and one to each worker of the
+// person's home grid. The ids derive from the person, the update and the
+// recipient, so a retried batch queues nothing twice.
 func (f *Feed) alerts(ctx context.Context, u pending, now time.Time) ([]alert.Alert, error) {
 	groups, err := f.Groups.GroupsOf(ctx, u.key)
-	if err != nil || len(groups) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	home := ""
+	if f.Homes != nil {
+		people, err := f.Homes.GetPeople(ctx, []string{u.key})
+		if err != nil {
+			return nil, err
+		}
+		if p, ok := people[u.key]; ok && p.Status == registry.StatusActive && p.GridCode != grid.Unassigned {
+			home = p.GridCode
+		}
+	}
+	if len(groups) == 0 && home == "" {
+		return nil, nil
 	}
 	dir, err := f.Grids.Grids(ctx)
 	if err != nil {
@@ -304,6 +326,18 @@ func (f *Feed) alerts(ctx context.Context, u pending, now time.Time) ([]alert.Al
 		label := gridLabel(gr)
 		for _, w := range workers {
 			if err := add(w.Phone, g.GridCode, alert.HealthToGrid, map[string]string{"grid": label, "group": name, "member": member, "color": color}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// A home-grid worker who also works a group's grid already has the news.
+	if gr, ok := dir.Lookup(home); ok {
+		workers, err := gr.OpenWorkers(f.Vault)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range workers {
+			if err := add(w.Phone, home, alert.HealthToHome, map[string]string{"grid": gridLabel(gr), "member": member, "color": color}); err != nil {
 				return nil, err
 			}
 		}
