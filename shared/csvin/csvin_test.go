@@ -122,8 +122,10 @@ func TestReader(t *testing.T) {
 		},
 		{
 			name: "gb18030 with its BOM, no final line break",
-			file: func(t *testing.T) []byte { return gb18030(t, "\uFEFF姓名,地址\n王五,新塘里96号\n𠮷田,长庚里1号") },
-			enc:  GB18030,
+			file: func(t *testing.T) []byte {
+				return gb18030(t, "\uFEFF姓名,地址\n王五,新塘里96号\n𠮷田,长庚里1号")
+			},
+			enc: GB18030,
 			want: []result{
 				{1, 1, []string{"姓名", "地址"}, ""},
 				{2, 2, []string{"王五", "新塘里96号"}, ""},
@@ -199,8 +201,10 @@ func TestReader(t *testing.T) {
 		},
 		{
 			name: "a line that is not UTF-8 in a UTF-8 file",
-			file: func(t *testing.T) []byte { return append([]byte("a,b\n"), append(gb18030(t, "张三,1\n"), "ok,2\n"...)...) },
-			enc:  UTF8,
+			file: func(t *testing.T) []byte {
+				return append([]byte("a,b\n"), append(gb18030(t, "张三,1\n"), "ok,2\n"...)...)
+			},
+			enc: UTF8,
 			want: []result{
 				{1, 1, []string{"a", "b"}, ""},
 				{2, 2, nil, ReasonEncoding},

@@ -17,6 +17,7 @@ import (
 	"gridcode/shared/health"
 	"gridcode/shared/healthfeed"
 	"gridcode/shared/idcard"
+	"gridcode/shared/registry"
 )
 
 var now = time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)
@@ -215,5 +216,51 @@ func TestBornTodayInTheDistrict(t *testing.T) {
 	u.UpdatedAt, u.NATAt, u.NATResult = &at, nil, ""
 	if res, err := feed(d).Apply(context.Background(), healthfeed.Batch{Updates: []healthfeed.Update{u}}); err != nil || res.Applied != 1 {
 		t.Fatalf("Apply = %+v, %v", res, err)
+	}
+}
+
+// A person in no group still alerts the workers of the grid they live in
+// by the registry; one who is also in a group of that grid texts each
+// worker once; a moved-out person's old grid hears nothing.
+func TestRedAlertsTheHomeGrid(t *testing.T) {
+	t.Parallel()
+	d := grouptest.New(t, now)
+	ctx := context.Background()
+	lone, member, gone := grouptest.Person(1), grouptest.Person(2), grouptest.Person(3)
+	d.Group(t, "江华KTV", grouptest.Grid2.Code, "13800138002", member)
+	dir, err := d.Settings.Grids(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var people []registry.Person
+	for _, row := range []group.RosterRow{lone, member, gone} {
+		p, err := registry.Build(d.Vault, dir, registry.Entry{
+			Personal: registry.Personal{Name: row.Name, IDNumber: row.IDNumber, Address: "新塘里96号"},
+			IDType:   idcard.ResidentID, Community: grouptest.Grid2.Community, ResidentType: registry.Permanent,
+		}, "test", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row == gone {
+			p.Status = registry.StatusMovedOut
+		}
+		people = append(people, p)
+	}
+	if _, err := d.Store.PutPeople(ctx, people); err != nil {
+		t.Fatal(err)
+	}
+	f := feed(d)
+	f.Homes = d.Store
+	res, err := f.Apply(ctx, healthfeed.Batch{Updates: []healthfeed.Update{update(lone, "red", 10), update(member, "red", 10), update(gone, "red", 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lone: 2 home-grid workers; member: 1 admin + 2 grid workers (not
+	// again as home); gone: nobody.
+	if res.Alerts != 5 {
+		t.Errorf("alerts %d, want 5 (%+v)", res.Alerts, res)
+	}
+	if got, want := recipients(t, d, alert.HealthToHome), []string{"13600136002", "13600136003"}; !cmp.Equal(got, want) {
+		t.Errorf("home grid workers texted: %v, want %v", got, want)
 	}
 }
