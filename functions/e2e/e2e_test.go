@@ -136,7 +136,7 @@ func start(ctx context.Context, t *testing.T) *system {
 		"REPORTS_TABLE="+s.tables.Reports, "ALERTS_TABLE="+s.tables.Alerts,
 		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
 	s.reports = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/reports"), append(common,
-		"REPORTS_TABLE="+s.tables.Reports)...)
+		"REPORTS_TABLE="+s.tables.Reports, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
 	s.directory = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/directory"), append(common,
 		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
 	return s
@@ -351,6 +351,32 @@ func (s *system) testReports(ctx context.Context, t *testing.T, id string) {
 		want(t, http.StatusOK, &one)
 	if one.ReportID != id || one.Person.IDNumber != "1101**********002X" || one.Person.Phone != "138****8000" {
 		t.Errorf("GET report: %+v; want %s masked", one, id)
+	}
+
+	// The grid worker phones the person: the follow-up is stored on the
+	// report with its version, and the report leaves the overdue list.
+	followUp := request{Route: "POST /v1/reports/{reportId}/followups", Path: "/v1/reports/" + id + "/followups", Body: `{"outcome":"contacted"}`}
+	var refused errorBody
+	s.invoke(ctx, t, s.reports, withToken(followUp, workerB)).want(t, http.StatusForbidden, &refused)
+	var state struct {
+		Status  string `json:"status"`
+		Version int    `json:"version"`
+	}
+	s.invoke(ctx, t, s.reports, withToken(followUp, workerA)).want(t, http.StatusCreated, &state)
+	if state.Status != "in_progress" || state.Version != 1 {
+		t.Errorf("follow-up: %+v, want in_progress at version 1", state)
+	}
+	item := s.rawItem(ctx, t, s.tables.Reports, "reportId", id)
+	if v, ok := item["version"].(*types.AttributeValueMemberN); !ok || v.Value != "1" || item["firstContactAt"] == nil || item["followUps"] == nil {
+		t.Errorf("stored report after the follow-up: version %v, firstContactAt %v, followUps %v", item["version"], item["firstContactAt"], item["followUps"])
+	}
+	var overdue struct {
+		Overdue []json.RawMessage `json:"overdue"`
+	}
+	s.invoke(ctx, t, s.reports, request{Route: "GET /v1/grids/{gridCode}/followups/overdue", Path: "/v1/grids/" + gridA + "/followups/overdue", Token: workerA}).
+		want(t, http.StatusOK, &overdue)
+	if len(overdue.Overdue) != 0 {
+		t.Errorf("overdue after contact: %d reports", len(overdue.Overdue))
 	}
 
 	for _, c := range []struct {

@@ -1,10 +1,11 @@
-// Command reports is the grid worker's read side: GET
-// /v1/grids/{gridCode}/reports and GET /v1/reports/{reportId}.
+// Command reports is the grid worker's side of reports: a grid's list, one
+// report, its follow-ups, and the overdue and escalated worklists.
 package main
 
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
@@ -14,7 +15,10 @@ import (
 
 type config struct {
 	Common       lambdaapp.Common
-	ReportsTable string `env:"REPORTS_TABLE, required"`
+	ReportsTable string        `env:"REPORTS_TABLE, required"`
+	GridsTable   string        `env:"GRIDS_TABLE, required"`
+	RulesTable   string        `env:"RULES_TABLE, required"`
+	SettingsTTL  time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
 
 func main() { lambdaapp.Main(realMain) }
@@ -33,12 +37,19 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{Reports: cfg.ReportsTable})
+	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{
+		Reports: cfg.ReportsTable, Grids: cfg.GridsTable, Rules: cfg.RulesTable,
+	})
+	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	httpapi.ReportsAPI{
 		Reader: &report.Reader{Store: store, Vault: vault},
 		Staff:  staff,
 	}.Register(mux)
+	httpapi.NewFollowUpsAPI(store, settings, time.Now, staff).Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"gridcode/shared/dates"
 	"gridcode/shared/digest"
 	"gridcode/shared/district"
+	"gridcode/shared/gridwork"
 	"gridcode/shared/group"
 	"gridcode/shared/health"
 	"gridcode/shared/healthfeed"
@@ -27,6 +28,7 @@ import (
 	"gridcode/shared/pii"
 	"gridcode/shared/ratelimit"
 	"gridcode/shared/refresh"
+	"gridcode/shared/registry"
 	"gridcode/shared/report"
 	"gridcode/shared/secrets"
 	"gridcode/shared/sms/outbox"
@@ -65,7 +67,14 @@ type System struct {
 	// `gridcode refresh`, and every day at RefreshAt.
 	Planner *refresh.Planner
 	shards  *shardQueue
+
+	vault *pii.Vault
+	now   func() time.Time
 }
+
+// SearchScope is how far a grid worker's registry search reaches locally:
+// the communities of their grid, as in the cloud's default.
+const SearchScope = gridwork.ScopeCommunity
 
 // RefreshAt is the district time of the daily group refresh.
 const RefreshAt = 6 * time.Hour
@@ -102,7 +111,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	// One process makes every change through this Settings, which drops its
 	// cache on write; the TTL only bounds how stale a hand-edited file gets.
 	settings := district.NewSettings(store, areas, now, time.Minute)
-	sys := &System{Store: store, Keys: keys, Issuer: issuer, Settings: settings, wake: make(chan struct{}, 1)}
+	sys := &System{Store: store, Keys: keys, Issuer: issuer, Settings: settings, wake: make(chan struct{}, 1), vault: vault, now: now}
 	if sys.Seeded, err = seedDemo(ctx, store, settings, vault, now()); err != nil {
 		store.Close()
 		return nil, err
@@ -134,12 +143,25 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 		Store: store, Lists: store, Grids: settings, Vault: vault, Now: now, JoinURL: JoinURL,
 	}, Staff: staff}.Register(mux)
 	httpapi.HealthAPI{Feed: &healthfeed.Feed{
-		Store: wakeOnHealth{Store: store, wake: sys.wakeDelivery}, Groups: store, Grids: settings, Vault: vault, Now: now, Retention: Retention,
+		Store: wakeOnHealth{Store: store, wake: sys.wakeDelivery}, Groups: store, Homes: store, Grids: settings, Vault: vault, Now: now, Retention: Retention,
 	}, Staff: staff}.Register(mux)
 	httpapi.RefreshAPI{Planner: sys.Planner, Runs: store, Staff: staff}.Register(mux)
+	httpapi.RegistryAPI{Search: gridwork.Search{
+		Searcher: &registry.Searcher{Store: store, Vault: vault}, Grids: settings,
+		Audit: gridwork.Auditor{Log: store, Now: now}, Scope: SearchScope,
+	}, Imports: store, Staff: staff}.Register(mux)
+	httpapi.NewWorklistAPI(store, settings, vault, now, staff).Register(mux)
+	httpapi.NewFollowUpsAPI(store, settings, now, staff).Register(mux)
+	httpapi.StatsAPI{Source: store, Grids: settings, Deadlines: report.DefaultDeadlines(), Staff: staff}.Register(mux)
 	// The local runner's window on the phone network: what was "sent".
 	mux.Handle("GET /dev/sms", sys.Outbox.Handler())
 	sys.Handler = httpapi.Logged(mux)
+	if sys.Seeded {
+		if err := sys.seedRegistry(ctx, dataDir); err != nil {
+			sys.Close()
+			return nil, err
+		}
+	}
 	return sys, nil
 }
 
@@ -159,6 +181,13 @@ func (s *System) Deliver(ctx context.Context) {
 	background.Go(func() { s.queueDigests(ctx) })
 	background.Go(func() { s.shards.run(ctx) })
 	background.Go(func() { s.refreshDaily(ctx) })
+	// The registry's search index lives in memory: build it now rather than
+	// on the first search.
+	background.Go(func() {
+		if err := s.Store.BuildRegistryIndex(ctx); err != nil && ctx.Err() == nil {
+			slog.ErrorContext(ctx, "build registry index", "err", err)
+		}
+	})
 	defer background.Wait()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

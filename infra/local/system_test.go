@@ -36,6 +36,12 @@ func start(t *testing.T) *env {
 	if !sys.Seeded {
 		t.Fatal("first open did not seed the demo district")
 	}
+	return startWith(t, sys)
+}
+
+// startWith serves an opened system for the test.
+func startWith(t *testing.T, sys *System) *env {
+	t.Helper()
 	srv := httptest.NewServer(sys.Handler)
 	t.Cleanup(func() { srv.Close(); sys.Close() })
 	return &env{t: t, srv: srv, sys: sys}

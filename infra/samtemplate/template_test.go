@@ -39,23 +39,35 @@ const repoRoot = "../.."
 // routeRegistrars mount each HTTP function's routes. Zero-value APIs are
 // enough: the recording router keeps the patterns and never calls handlers.
 var routeRegistrars = map[string]func(httpapi.Router){
-	"IntakeFunction":    httpapi.IntakeAPI{}.Register,
-	"ReportsFunction":   httpapi.ReportsAPI{}.Register,
+	"IntakeFunction": httpapi.IntakeAPI{}.Register,
+	"ReportsFunction": func(r httpapi.Router) {
+		httpapi.ReportsAPI{}.Register(r)
+		httpapi.FollowUpsAPI{}.Register(r)
+	},
 	"DirectoryFunction": httpapi.DirectoryAPI{}.Register,
 	"GroupsFunction":    httpapi.GroupsAPI{}.Register,
 	"HealthFunction":    httpapi.HealthAPI{}.Register,
 	"RefreshFunction":   httpapi.RefreshAPI{}.Register,
+	"RegistryFunction":  httpapi.RegistryAPI{}.Register,
+	"WorklistFunction":  httpapi.WorklistAPI{}.Register,
+	"StatsFunction":     httpapi.StatsAPI{}.Register,
 }
 
 // ttlTables are the tables whose items expire, by the attribute they
 // expire by (dynamo.CreateTables turns TTL on for the first two, the
 // ratelimit.TimeToLive call for the send budget).
 var ttlTables = map[string]string{
-	"ReportsTable":     dynamo.TTLAttribute,
-	"AlertsTable":      dynamo.TTLAttribute,
-	"DailyListsTable":  dynamo.TTLAttribute,
-	"RefreshRunsTable": dynamo.TTLAttribute,
-	"SendBudgetTable":  ratelimit.TTLAttribute,
+	"ReportsTable":      dynamo.TTLAttribute,
+	"AlertsTable":       dynamo.TTLAttribute,
+	"DailyListsTable":   dynamo.TTLAttribute,
+	"RefreshRunsTable":  dynamo.TTLAttribute,
+	"ImportsTable":      dynamo.TTLAttribute,
+	"ImportErrorsTable": dynamo.TTLAttribute,
+	"ListsTable":        dynamo.TTLAttribute,
+	"ListChunksTable":   dynamo.TTLAttribute,
+	"TasksTable":        dynamo.TTLAttribute,
+	"AuditTable":        dynamo.TTLAttribute,
+	"SendBudgetTable":   ratelimit.TTLAttribute,
 }
 
 // scratchTables hold nothing worth keeping (the send budget's items live two
@@ -754,6 +766,8 @@ func TestTablesMatchTableSpecs(t *testing.T) {
 	specs := dynamo.TableSpecs(dynamo.Tables{
 		Reports: "ReportsTable", Alerts: "AlertsTable", Grids: "GridsTable", Rules: "RulesTable",
 		Groups: "GroupsTable", Members: "MembersTable", Health: "HealthTable", DailyLists: "DailyListsTable", RefreshRuns: "RefreshRunsTable",
+		Registry: "RegistryTable", RegistryIndex: "RegistryIndexTable", Imports: "ImportsTable", ImportErrors: "ImportErrorsTable",
+		Lists: "ListsTable", ListChunks: "ListChunksTable", Tasks: "TasksTable", Reconciliations: "ReconciliationsTable", Audit: "AuditTable",
 	})
 	specs = append(specs, ratelimit.TableSpec("SendBudgetTable"))
 	specByID := map[string]*awsTableSpec{}

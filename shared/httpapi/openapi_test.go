@@ -27,6 +27,10 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	GroupsAPI{}.Register(&routes)
 	HealthAPI{}.Register(&routes)
 	RefreshAPI{}.Register(&routes)
+	RegistryAPI{}.Register(&routes)
+	WorklistAPI{}.Register(&routes)
+	FollowUpsAPI{}.Register(&routes)
+	StatsAPI{}.Register(&routes)
 
 	raw, err := os.ReadFile("../../openapi.yaml")
 	if err != nil {

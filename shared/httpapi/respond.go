@@ -16,7 +16,9 @@ import (
 	"gridcode/shared/fields"
 	"gridcode/shared/group"
 	"gridcode/shared/refresh"
+	"gridcode/shared/registry"
 	"gridcode/shared/report"
+	"gridcode/shared/worklist"
 )
 
 // Body limits. A full report with a 30-stop itinerary is under 4 KiB; a
@@ -58,7 +60,8 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusForbidden, "forbidden")
 	case errors.Is(err, report.ErrUnknownGrid):
 		writeError(w, http.StatusNotFound, "unknown_grid")
-	case errors.Is(err, report.ErrNotFound), errors.Is(err, group.ErrNotFound):
+	case errors.Is(err, report.ErrNotFound), errors.Is(err, group.ErrNotFound),
+		errors.Is(err, registry.ErrNotFound), errors.Is(err, worklist.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found")
 	case errors.Is(err, group.ErrRosterTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large")
@@ -66,6 +69,10 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type")
 	case errors.Is(err, group.ErrConflict):
 		writeError(w, http.StatusConflict, "roster_changed")
+	case errors.Is(err, report.ErrConflict), errors.Is(err, worklist.ErrConflict):
+		writeError(w, http.StatusConflict, "changed_meanwhile")
+	case errors.Is(err, report.ErrClosed), errors.Is(err, worklist.ErrClosed):
+		writeError(w, http.StatusConflict, "already_closed")
 	case errors.Is(err, refresh.ErrInProgress):
 		writeError(w, http.StatusConflict, "refresh_in_progress")
 	case errors.Is(err, refresh.ErrBadDate):

@@ -38,6 +38,13 @@ type View struct {
 	RiskLevel     risk.Level   `json:"riskLevel"`
 	RiskMatches   []risk.Match `json:"riskMatches"`
 	Guidance      string       `json:"guidance"`
+	// What the grid worker did: the first-contact deadline, the follow-ups,
+	// and the version a follow-up is recorded against.
+	ContactDue     time.Time  `json:"contactDue"`
+	FirstContactAt time.Time  `json:"firstContactAt,omitzero"`
+	ClosedAt       time.Time  `json:"closedAt,omitzero"`
+	FollowUps      []FollowUp `json:"followUps"`
+	Version        int        `json:"version"`
 }
 
 // ViewPage is one page of a grid's reports.
@@ -95,7 +102,9 @@ func (rd *Reader) ListGrid(ctx context.Context, p auth.Principal, gridCode strin
 			c.Add("to", "invalid_date")
 		}
 	}
-	if f.Status != "" && f.Status != StatusNew {
+	switch f.Status {
+	case "", StatusNew, StatusInProgress, StatusClosed:
+	default:
 		c.Add("status", "unknown")
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
@@ -147,23 +156,32 @@ func (rd *Reader) view(r Record) (View, error) {
 	if matches == nil {
 		matches = []risk.Match{}
 	}
+	followUps := r.FollowUps
+	if followUps == nil {
+		followUps = []FollowUp{}
+	}
 	return View{
-		ReportID:      r.ID,
-		GridCode:      r.GridCode,
-		RoutedBy:      r.RoutedBy,
-		Status:        r.Status,
-		FollowUp:      r.FollowUp,
-		SubmittedAt:   r.SubmittedAt,
-		Person:        person.Mask(r.IDType),
-		IDType:        string(r.IDType),
-		ArrivalStatus: r.ArrivalStatus,
-		ArrivalDate:   r.ArrivalDate,
-		FromAreaCode:  r.FromAreaCode,
-		Itinerary:     r.Itinerary,
-		Community:     r.Community,
-		Transport:     r.Transport,
-		RiskLevel:     r.RiskLevel,
-		RiskMatches:   matches,
-		Guidance:      r.Guidance,
+		ReportID:       r.ID,
+		GridCode:       r.GridCode,
+		RoutedBy:       r.RoutedBy,
+		Status:         r.Status,
+		FollowUp:       r.FollowUp,
+		SubmittedAt:    r.SubmittedAt,
+		Person:         person.Mask(r.IDType),
+		IDType:         string(r.IDType),
+		ArrivalStatus:  r.ArrivalStatus,
+		ArrivalDate:    r.ArrivalDate,
+		FromAreaCode:   r.FromAreaCode,
+		Itinerary:      r.Itinerary,
+		Community:      r.Community,
+		Transport:      r.Transport,
+		RiskLevel:      r.RiskLevel,
+		RiskMatches:    matches,
+		Guidance:       r.Guidance,
+		ContactDue:     r.ContactDue,
+		FirstContactAt: r.FirstContactAt,
+		ClosedAt:       r.ClosedAt,
+		FollowUps:      followUps,
+		Version:        r.Version,
 	}, nil
 }

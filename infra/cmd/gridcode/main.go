@@ -38,7 +38,12 @@ commands:
           | --role group_admin --group <groupId> | --role health_feed
   refresh build every group's daily list for a day now: refresh [--date YYYY-MM-DD] (the server
           does this at 06:00; stop it first, the store is one process's)
-  gen     write a synthetic district as JSONL (gen -h)
+  import  import registry FILE: the population registry CSV (UTF-8 or GB18030), with a progress bar;
+          import list FILE --kind nat|residence_code|venue_code|other [--name N]: a list to reconcile
+          (both into the local store: stop the server first; refused rows go to FILE.errors.csv)
+  reconcile LIST_A LIST_B: people in A and not in B become verification tasks in their grid
+          ("registry" names the registry; list ids are printed by import list)
+  gen     write a synthetic district as JSONL and the registry as CSV (gen -h)
   keys    print a fresh keyset JSON, for the cloud's SSM SecureString parameter
   alerts  alerts replay [--alerts-table T] [id ...]: put failed alerts back in the queue
           (all failed ones without ids; the local store unless --alerts-table names DynamoDB's)
@@ -69,6 +74,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return alerts(ctx, args[1:], stdout)
 	case "refresh":
 		return refreshNow(ctx, args[1:], stdout)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, os.Stderr)
+	case "reconcile":
+		return reconcileCmd(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

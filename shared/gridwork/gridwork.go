@@ -1,0 +1,62 @@
+// Package gridwork is what grid workers and the district office do with
+// the registry, the verification tasks and the reports' follow-ups: it
+// decides who may see and change what, masks personal data for the caller,
+// and leaves an audit record for every person shown.
+package gridwork
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"gridcode/shared/audit"
+	"gridcode/shared/auth"
+	"gridcode/shared/grid"
+)
+
+// Grids gives the district's current grids.
+type Grids interface {
+	Grids(ctx context.Context) (*grid.Directory, error)
+}
+
+// AuditRetention keeps audit records for half a year.
+const AuditRetention = 183 * 24 * time.Hour
+
+// Caller is who asks, and from where (the client address, for the audit).
+type Caller struct {
+	auth.Principal
+	From string
+}
+
+// Auditor writes one audit record per person shown.
+type Auditor struct {
+	Log audit.Log
+	Now func() time.Time
+}
+
+func (a Auditor) record(ctx context.Context, c Caller, action string, personKeys ...string) error {
+	if len(personKeys) == 0 {
+		return nil
+	}
+	now := a.Now().UTC()
+	recs := make([]audit.Record, 0, len(personKeys))
+	for _, k := range personKeys {
+		recs = append(recs, audit.Record{
+			ID: auditID(now), At: now, Actor: c.Subject, Role: string(c.Role), Action: action,
+			PersonKey: k, From: c.From, ExpiresAt: now.Add(AuditRetention).Unix(),
+		})
+	}
+	if err := a.Log.Append(ctx, recs); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// auditID sorts by time, then is unique by its random tail.
+func auditID(now time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return now.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b[:])
+}
