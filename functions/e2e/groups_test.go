@@ -836,7 +836,7 @@ func (s *gcSystem) checkMembersSealed(ctx context.Context, t *testing.T) {
 }
 
 // issue signs a token for p, valid for an hour.
-func (s *gcSystem) issue(t *testing.T, p auth.Principal) string {
+func (s *system) issue(t *testing.T, p auth.Principal) string {
 	t.Helper()
 	p.Expires = time.Now().Add(time.Hour)
 	tok, err := s.issuer.Issue(p)
@@ -854,7 +854,7 @@ func (s *gcSystem) groupAdmin(t *testing.T, groupID string) string {
 // binaryEvent is the event of r with a binary body, as API Gateway sends a
 // body it does not take for text: base64, isBase64Encoded true, with the
 // request's own Content-Type and Content-Length.
-func (s *gcSystem) binaryEvent(t *testing.T, r request, contentType string, body []byte) []byte {
+func (s *system) binaryEvent(t *testing.T, r request, contentType string, body []byte) []byte {
 	t.Helper()
 	r.Body = base64.StdEncoding.EncodeToString(body)
 	var ev map[string]any
@@ -876,7 +876,7 @@ func (s *gcSystem) binaryEvent(t *testing.T, r request, contentType string, body
 }
 
 // invokeEvent invokes with a ready event and decodes the response.
-func (s *gcSystem) invokeEvent(ctx context.Context, t *testing.T, emu *lambdarie.Emulator, ev []byte) response {
+func (s *system) invokeEvent(ctx context.Context, t *testing.T, emu *lambdarie.Emulator, ev []byte) response {
 	t.Helper()
 	resp, _ := s.invokeRaw(ctx, t, emu, ev)
 	return resp
@@ -884,7 +884,7 @@ func (s *gcSystem) invokeEvent(ctx context.Context, t *testing.T, emu *lambdarie
 
 // invokeRaw also returns the Lambda response as the function wrote it, to
 // see whether the body is base64.
-func (s *gcSystem) invokeRaw(ctx context.Context, t *testing.T, emu *lambdarie.Emulator, ev []byte) (response, events.APIGatewayV2HTTPResponse) {
+func (s *system) invokeRaw(ctx context.Context, t *testing.T, emu *lambdarie.Emulator, ev []byte) (response, events.APIGatewayV2HTTPResponse) {
 	t.Helper()
 	out, err := emu.Invoke(ctx, ev)
 	if err != nil {

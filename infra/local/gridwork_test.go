@@ -154,6 +154,9 @@ func TestReconcileToDoorKnocking(t *testing.T) {
 	if status != 201 || up.List.Rows != 3 || up.List.Bad != 1 || len(up.RowErrors) != 1 || up.RowErrors[0].Line != 5 {
 		t.Fatalf("upload: %d %+v", status, up)
 	}
+	if status := e.do("POST", "/v1/lists?name=x&kind=nat", "application/json", admin, strings.NewReader(list), nil); status != 415 {
+		t.Errorf("a list sent as JSON: %d, want 415", status)
+	}
 	if status := e.do("POST", "/v1/lists?name=x&kind=nat", "text/csv", e.token(auth.GridWorker, demoGrid), strings.NewReader(list), nil); status != 403 {
 		t.Errorf("grid worker uploading a list: %d, want 403", status)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -149,6 +150,13 @@ func (a WorklistAPI) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.IsDistrictAdmin() {
 		fail(w, r, auth.ErrForbidden)
+		return
+	}
+	// Excel on Windows labels a CSV file application/vnd.ms-excel.
+	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
+	case "text/csv", "text/plain", "application/vnd.ms-excel":
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type")
 		return
 	}
 	up, err := a.Uploader(r.Context())
