@@ -350,10 +350,17 @@ func TestFollowUpDeadlinesAndStats(t *testing.T) {
 	if raw != 200 || len(st.Days) != 3 || st.Days[0].Total != 2 || st.FirstContact.Count != 1 || st.FirstContact.Median != 120 {
 		t.Fatalf("stats: %d %+v", raw, st)
 	}
+	seen := false
 	for _, g := range st.Grids {
-		if g.GridCode == first.GridCode && (g.Pending != 2 || g.Overdue != 1) {
-			t.Errorf("grid %s: %+v, want 2 pending, 1 overdue", g.GridCode, g)
+		if g.GridCode == first.GridCode {
+			seen = true
+			if g.Pending != 2 || g.Overdue != 1 {
+				t.Errorf("grid %s: %+v, want 2 pending, 1 overdue", g.GridCode, g)
+			}
 		}
+	}
+	if !seen {
+		t.Errorf("stats list no grid %s: %+v", first.GridCode, st.Grids)
 	}
 	if code := c.do("GET", "/v1/stats?from=2022-12-09&to=2022-12-01", "", c.token(auth.DistrictAdmin, ""), nil, &bad); code != 400 {
 		t.Errorf("stats with to before from: %d", code)

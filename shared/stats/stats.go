@@ -13,7 +13,9 @@ import (
 
 // Source is what the statistics read.
 type Source interface {
-	// ReportsBetween calls fn for every report submitted in [from, to).
+	// ReportsBetween calls fn for every report submitted in [from, to),
+	// with at least its id, grid, risk level, status, follow-up mark and
+	// times; the sealed personal data may be left out.
 	ReportsBetween(ctx context.Context, from, to time.Time, fn func(report.Record) error) error
 	// AlertCounts counts the alerts created in [from, to) by status.
 	AlertCounts(ctx context.Context, from, to time.Time) (map[alert.Status]int, error)

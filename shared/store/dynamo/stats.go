@@ -35,6 +35,14 @@ func instantRange(from, to time.Time) (lo, hi string) {
 
 func within(t, from, to time.Time) bool { return !t.Before(from) && t.Before(to) }
 
+// statsProjection is what the statistics read of a report: never its
+// sealed personal data.
+var statsProjection = expression.NamesList(
+	expression.Name("reportId"), expression.Name("gridCode"), expression.Name("riskLevel"), expression.Name("status"),
+	expression.Name("followUp"), expression.Name("submittedAt"), expression.Name("contactDue"),
+	expression.Name("firstContactAt"), expression.Name("closedAt"),
+)
+
 // ReportsBetween implements stats.Source with a paginated Scan of the
 // reports table, filtered on submittedAt. The statistics read a day or a
 // week of a table that keeps 60 days, so at whole-district scale (800,000
@@ -45,13 +53,14 @@ func (s *Store) ReportsBetween(ctx context.Context, from, to time.Time, fn func(
 	attr := expression.Name("submittedAt")
 	expr, err := expression.NewBuilder().WithFilter(
 		attr.GreaterThanEqual(expression.Value(lo)).And(attr.LessThan(expression.Value(hi))),
-	).Build()
+	).WithProjection(statsProjection).Build()
 	if err != nil {
 		return fmt.Errorf("scan reports: %w", err)
 	}
 	p := dynamodb.NewScanPaginator(s.api, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.tables.Reports),
 		FilterExpression:          expr.Filter(),
+		ProjectionExpression:      expr.Projection(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 	})

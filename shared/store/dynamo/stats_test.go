@@ -100,3 +100,32 @@ func TestStatsWithinOneSecond(t *testing.T) {
 		})
 	}
 }
+
+// The statistics never read a report's sealed personal data.
+func TestStatsReadNoPersonalData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client, tables := freshWorkTables(t)
+	s := New(client, tables)
+	at := time.Date(2022, 12, 3, 1, 2, 3, 0, time.UTC)
+	r := report.Record{
+		ID: "r1", GridCode: "g1", ListKey: report.ListKey(at, "r1"), Status: report.StatusNew, SubmittedAt: at,
+		PersonLookup: "p1", PhoneLookup: "ph1", Sealed: []byte("sealed personal data"), ExpiresAt: time.Now().Add(time.Hour).Unix(),
+	}
+	a := alert.Alert{ID: "r1.welcome", Template: alert.ReportWelcome.Code, RecipientLookup: "ph1", ReportID: "r1",
+		GridCode: "g1", Status: alert.Pending, CreatedAt: at, ExpiresAt: r.ExpiresAt}
+	if _, _, err := s.Create(ctx, r, a); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := s.ReportsBetween(ctx, at, at.Add(time.Second), func(got report.Record) error {
+		n++
+		if got.ID != "r1" || len(got.Sealed) != 0 || got.PersonLookup != "" {
+			t.Errorf("ReportsBetween read %+v, want no sealed data or lookups", got)
+		}
+		return nil
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("ReportsBetween: %d reports, %v", n, err)
+	}
+}

@@ -84,9 +84,16 @@ func RunStats(t *testing.T, newStore func(t *testing.T) StatsStore) {
 			})
 		}
 
-		// Each report comes whole, as Get returns it.
+		// Each report comes with what the statistics read, as stored; an
+		// adapter may leave out the rest (the sealed personal data).
+		statsFields := func(r report.Record) report.Record {
+			return report.Record{
+				ID: r.ID, GridCode: r.GridCode, RiskLevel: r.RiskLevel, Status: r.Status, FollowUp: r.FollowUp,
+				SubmittedAt: r.SubmittedAt, ContactDue: r.ContactDue, FirstContactAt: r.FirstContactAt, ClosedAt: r.ClosedAt,
+			}
+		}
 		err := s.ReportsBetween(ctx, base.Add(2*time.Hour), base.Add(3*time.Hour), func(r report.Record) error {
-			if diff := cmp.Diff(mustGetReport(t, s, "r2"), r); diff != "" {
+			if diff := cmp.Diff(statsFields(mustGetReport(t, s, "r2")), statsFields(r)); diff != "" {
 				t.Errorf("ReportsBetween gives r2 (-stored +given):\n%s", diff)
 			}
 			return nil
