@@ -406,11 +406,11 @@ func (s *regSystem) checkImported(ctx context.Context, t *testing.T, e *regEnv, 
 		t.Fatalf("the import %s is not in the Imports table: %v", id, err)
 	}
 	run := r.run
-	if run.Status != registry.ImportDone || run.Source != "s3://"+s.bucket+"/"+obj.Key || run.Rows != len(s.rows) ||
+	if run.Status != registry.ImportDone || run.Source != filepath.Base(obj.Key) || run.Rows != len(s.rows) ||
 		run.Written != regGoodRows || run.Unchanged != 0 || run.Bad != len(s.rows)-regGoodRows ||
 		run.Offset != int64(len(s.file)) || run.Line != len(s.rows)+1 || run.FinishedAt.IsZero() || run.ExpiresAt <= time.Now().Unix() {
-		t.Errorf("import record %+v; want done, source s3://%s/%s, %d rows, %d written, %d bad, offset %d, line %d, finished, expiring later",
-			run, s.bucket, obj.Key, len(s.rows), regGoodRows, len(s.rows)-regGoodRows, len(s.file), len(s.rows)+1)
+		t.Errorf("import record %+v; want done, source %s, %d rows, %d written, %d bad, offset %d, line %d, finished, expiring later",
+			run, filepath.Base(obj.Key), len(s.rows), regGoodRows, len(s.rows)-regGoodRows, len(s.file), len(s.rows)+1)
 	}
 
 	// Every good row is in the registry, sealed, in its community's grid;
@@ -668,6 +668,7 @@ func (s *regSystem) testPaused(ctx context.Context, t *testing.T, e *regEnv, key
 	paused := s.checkImported(ctx, t, e, obj)
 	for _, r := range []*registry.Import{&paused.run, &straight.run} {
 		r.ID, r.Source, r.StartedAt, r.UpdatedAt, r.FinishedAt, r.ExpiresAt = "", "", time.Time{}, time.Time{}, time.Time{}, 0
+		r.Version = 0 // each resumed chunk also writes the start of its invocation
 	}
 	if diff := cmp.Diff(straight.run, paused.run); diff != "" {
 		t.Errorf("the import in chunks ended otherwise than the straight one (-straight +chunks):\n%s", diff)

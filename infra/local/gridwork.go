@@ -35,10 +35,12 @@ func (s *System) ImportRegistry(ctx context.Context, path string, progress func(
 	run, err := s.Store.GetImport(ctx, id)
 	switch {
 	case errors.Is(err, registry.ErrNotFound), err == nil && run.Status != registry.ImportRunning:
+		// A new run over the one that ended is written over its version:
+		// another import of the file started meanwhile is ErrConflict.
 		now := s.now().UTC()
 		run = registry.Import{
 			ID: id, Source: filepath.Base(abs), Status: registry.ImportRunning, StartedAt: now, UpdatedAt: now,
-			ExpiresAt: now.Add(Retention).Unix(),
+			ExpiresAt: now.Add(Retention).Unix(), Version: run.Version,
 		}
 	case err != nil:
 		return registry.Import{}, err

@@ -5,6 +5,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -20,9 +21,28 @@ type Record struct {
 	ExpiresAt int64     `json:"expiresAt"`
 }
 
+// Equal says r and o are the same record, their instants compared as
+// instants (a record read back may come in another time zone).
+func (r Record) Equal(o Record) bool {
+	if !r.At.Equal(o.At) {
+		return false
+	}
+	r.At = o.At
+	return r == o
+}
+
+// ErrExists is returned by Append for a record whose id another record
+// holds.
+var ErrExists = errors.New("audit: another record has this id")
+
 // Log appends audit records.
 type Log interface {
-	// Append stores records; it never replaces one.
+	// Append stores records; it never replaces one. A record equal (Equal)
+	// to the one stored under its id is taken as written: a retry after a
+	// lost answer appends the same records again. A different record under
+	// a stored id is ErrExists. A record without an ID or PersonKey is
+	// refused. After an error some of the records may be stored: append
+	// them all again.
 	Append(ctx context.Context, records []Record) error
 	// ByPerson lists a person's audit records, oldest first.
 	ByPerson(ctx context.Context, personKey string) ([]Record, error)

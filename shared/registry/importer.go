@@ -69,6 +69,14 @@ type Importer struct {
 // nil). Once until (unless zero) has passed after a chunk, Run returns the
 // run and ErrPaused. At the end of the file the run is done.
 //
+// run is as read from the store (or new, Version 0): every checkpoint is
+// written on the condition that the stored record is still at the version
+// the previous one left. If another run of the same import wrote it in
+// between (an S3 event delivered again while a continuation runs), Run
+// stops with ErrConflict at once, leaving the import to that run: both
+// read the same file, so the chunk the loser may have written is the one
+// the winner writes too.
+//
 // A file refused whole (encoding, header) fails the run (Status failed,
 // Reason the problems' reasons, comma separated) and returns a
 // *fields.Error with CodeInvalidFile. Any other error (the source, the
@@ -78,6 +86,8 @@ type Importer struct {
 // The same person on two rows: the later row wins, without a problem
 // reported, as a later line of a registry export is a later correction.
 // A rerun of the same file writes nothing: Written 0, Unchanged the rows.
+// Each person carries the row's hash as ImportHash, so that a rerun also
+// leaves alone the entries visits have changed since (see Store.PutPeople).
 func (im *Importer) Run(ctx context.Context, run Import, src Source, until time.Time, progress func(Import)) (Import, error) {
 	if run.ID == "" {
 		return run, errors.New("registry import: no import id")
@@ -106,7 +116,7 @@ func (im *Importer) Run(ctx context.Context, run Import, src Source, until time.
 		return run, err
 	}
 	defer closeFile()
-	if err := im.Imports.PutImport(ctx, run); err != nil {
+	if err := im.checkpoint(ctx, &run); err != nil {
 		return run, fmt.Errorf("registry import %s: %w", run.ID, err)
 	}
 
@@ -142,7 +152,7 @@ func (im *Importer) Run(ctx context.Context, run Import, src Source, until time.
 		if eof {
 			run.Status, run.FinishedAt = ImportDone, run.UpdatedAt
 		}
-		if err := im.Imports.PutImport(ctx, run); err != nil {
+		if err := im.checkpoint(ctx, &run); err != nil {
 			return run, fmt.Errorf("registry import %s: checkpoint: %w", run.ID, err)
 		}
 		progress(run)
@@ -220,7 +230,7 @@ func (im *Importer) fail(ctx context.Context, run Import, progress func(Import),
 	run.Status, run.Reason = ImportFailed, strings.Join(reasons, ",")
 	run.UpdatedAt = im.now()
 	run.FinishedAt = run.UpdatedAt
-	if err := im.Imports.PutImport(ctx, run); err != nil {
+	if err := im.checkpoint(ctx, &run); err != nil {
 		return run, fmt.Errorf("registry import %s: %w", run.ID, err)
 	}
 	progress(run)
@@ -267,6 +277,7 @@ func (im *Importer) chunk(ctx context.Context, run *Import, recs []line, cols ma
 					errs[w] = fmt.Errorf("line %d: %w", rec.Line, err)
 					return
 				}
+				p.ImportHash = p.ContentHash
 				out[i].person = p
 			}
 		})
@@ -309,6 +320,18 @@ func (im *Importer) chunk(ctx context.Context, run *Import, recs []line, cols ma
 	run.Bad += bad
 	run.Written += written
 	run.Unchanged += len(recs) - bad - written
+	return nil
+}
+
+// checkpoint stores run as the next version of the one it was read at,
+// and moves run to that version; ErrConflict if another run wrote it.
+func (im *Importer) checkpoint(ctx context.Context, run *Import) error {
+	next := *run
+	next.Version++
+	if err := im.Imports.PutImport(ctx, next, run.Version); err != nil {
+		return err
+	}
+	*run = next
 	return nil
 }
 

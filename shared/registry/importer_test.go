@@ -118,6 +118,7 @@ func TestImport(t *testing.T) {
 				ID: "imp1", Source: "registry.csv", Status: registry.ImportDone, Offset: int64(len(file)), Line: 13,
 				Rows: 10, Written: 5, Unchanged: 1, Bad: 4, StartedAt: now, UpdatedAt: now, FinishedAt: now,
 				ExpiresAt: now.Add(registry.ImportRetention).Unix(),
+				Version:   2, // the start and the one chunk
 			}
 			if run != want {
 				t.Errorf("run\n got %+v\nwant %+v", run, want)
@@ -156,7 +157,8 @@ func TestImport(t *testing.T) {
 				t.Errorf("周九 of an unknown community stored as %+v", zhou)
 			}
 			for _, p := range people {
-				if p.Status != registry.StatusActive || p.Source != "imp1" || !p.UpdatedAt.Equal(now) || len(p.Tokens) < 5 {
+				if p.Status != registry.StatusActive || p.Source != "imp1" || !p.UpdatedAt.Equal(now) || len(p.Tokens) < 5 ||
+					p.ImportHash == "" || p.ImportHash != p.ContentHash {
 					t.Errorf("%s stored as %+v", p.Name, p.Person)
 				}
 			}
@@ -213,6 +215,11 @@ func TestImportResume(t *testing.T) {
 			if wantPauses := (10+chunkRows-1)/chunkRows - 1; pauses < wantPauses {
 				t.Errorf("paused %d times, want at least %d", pauses, wantPauses)
 			}
+			// Each resume writes the record once more as it starts.
+			if run.Version != straight.Version+pauses {
+				t.Errorf("resumed run at version %d, want %d: the straight run's %d and one per resume", run.Version, straight.Version+pauses, straight.Version)
+			}
+			run.Version = straight.Version
 			if run != straight {
 				t.Errorf("resumed run\n got %+v\nwant %+v", run, straight)
 			}

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"gridcode/shared/grid"
+	"gridcode/shared/idcard"
+	"gridcode/shared/phone"
 	"gridcode/shared/pii"
 	"gridcode/shared/report"
 )
@@ -70,6 +72,15 @@ func Open(v *pii.Vault, p Person) (Personal, error) {
 		return Personal{}, fmt.Errorf("open registry entry: %w", err)
 	}
 	return personal, nil
+}
+
+// Masked is p as staff see it: the name and the address to find the
+// person by, the ID number (of kind) and both phones masked.
+func (p Personal) Masked(kind idcard.Kind) Personal {
+	p.IDNumber = idcard.Mask(kind, p.IDNumber)
+	p.Phone = phone.Mask(p.Phone)
+	p.LandlordPhone = phone.Mask(p.LandlordPhone)
+	return p
 }
 
 // personalJSON is json.Marshal(p) without reflection, which an import of

@@ -42,10 +42,17 @@ type Person struct {
 	Tokens []string `json:"searchTokens"`
 	// ContentHash is a keyed hash of everything an import sets: a row that
 	// hashes the same changes nothing.
-	ContentHash string    `json:"contentHash"`
-	Source      string    `json:"source"` // the import or task that last wrote the entry
-	UpdatedAt   time.Time `json:"updatedAt"`
-	Sealed      []byte    `json:"personalSealed"`
+	ContentHash string `json:"contentHash"`
+	// ImportHash is the ContentHash of the import row that last set the
+	// entry: the Importer sets both to the row's hash, and the store keeps
+	// it through writes that are not an import's (a visit). So a re-import
+	// of a stale export, whose row for the entry is the one already
+	// imported, does not undo what visits changed since (see PutPeople).
+	// Empty for an entry no import has set.
+	ImportHash string    `json:"importHash,omitempty"`
+	Source     string    `json:"source"` // the import or task that last wrote the entry
+	UpdatedAt  time.Time `json:"updatedAt"`
+	Sealed     []byte    `json:"personalSealed"`
 }
 
 // Personal is what Person.Sealed holds.
@@ -60,11 +67,30 @@ type Personal struct {
 // ErrNotFound is returned for an unknown person or import.
 var ErrNotFound = errors.New("registry: not found")
 
+// ErrConflict is returned by PutImport when the stored record is not at
+// the version the writer read: another run of the import has written it
+// since, and owns the import now.
+var ErrConflict = errors.New("registry: import written by another run")
+
 // Store keeps the registry and its search index.
 type Store interface {
-	// PutPeople writes every person whose stored entry is missing or has
-	// another ContentHash, with its search tokens (dropping the tokens the
-	// old entry had and the new one has not), and returns how many it wrote.
+	// PutPeople writes people, with their search tokens (dropping the
+	// tokens the old entry had and the new one has not), and returns how
+	// many it wrote. Which it writes depends on where a person comes from:
+	//
+	//   - An import's row (ImportHash set and equal to ContentHash) is
+	//     written unless the stored entry's ImportHash is the same: then the
+	//     entry was set from this very row, and whatever differs now was
+	//     changed since by visits (moved out, corrected), which the next
+	//     import of a stale export must not undo. A changed row (a newer
+	//     export) is written, and so is a row equal to the entry that was
+	//     not imported from it, to record its ImportHash.
+	//   - Any other write (a visit) is written unless the stored entry has
+	//     the same ContentHash. The stored ImportHash is kept whatever the
+	//     person carries. Such a write should leave ImportHash empty: a copy
+	//     of a stored entry that keeps it is told from an import's row only
+	//     by its ContentHash, so one changed back to exactly what the import
+	//     said would be taken for that row, and skipped.
 	PutPeople(ctx context.Context, people []Person) (written int, err error)
 	// GetPeople returns the stored entries of keys; unknown keys are absent.
 	GetPeople(ctx context.Context, keys []string) (map[string]Person, error)
@@ -80,20 +106,28 @@ type Store interface {
 // Import is one run of a registry file. An import stops and resumes at a
 // checkpoint: Offset bytes and Line lines of the file are done.
 type Import struct {
-	ID         string    `json:"importId"`
-	Source     string    `json:"source"` // file name or s3://bucket/key
+	ID string `json:"importId"`
+	// Source is the file's base name, as the uploader named it: never its
+	// bucket or folder.
+	Source     string    `json:"source"`
 	Status     string    `json:"status"` // running, done, failed
 	Reason     string    `json:"reason,omitempty"`
 	Offset     int64     `json:"offset"`
 	Line       int       `json:"line"`
 	Rows       int       `json:"rows"`      // data rows read
 	Written    int       `json:"written"`   // new or changed people
-	Unchanged  int       `json:"unchanged"` // rows equal to the stored entry
+	Unchanged  int       `json:"unchanged"` // rows equal to the stored entry, or already imported into it
 	Bad        int       `json:"bad"`       // rows refused, each in the error file
 	StartedAt  time.Time `json:"startedAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	ExpiresAt  int64     `json:"expiresAt"`
+	// Version counts the writes of the record (0: not stored yet). Each
+	// PutImport moves it on by one from the version its writer read, so
+	// two runs of one import (an S3 event delivered again while a
+	// continuation runs) cannot both move the checkpoint: the second is
+	// refused with ErrConflict.
+	Version int `json:"version"`
 }
 
 // Import statuses.
@@ -113,7 +147,10 @@ type RowError struct {
 
 // ImportStore keeps import runs, their checkpoints and refused rows.
 type ImportStore interface {
-	PutImport(ctx context.Context, im Import) error
+	// PutImport stores im if the stored record is at version fromVersion
+	// (0: absent, or stored before records had versions), else returns
+	// ErrConflict and changes nothing. im.Version must be fromVersion+1.
+	PutImport(ctx context.Context, im Import, fromVersion int) error
 	// GetImport returns ErrNotFound for an unknown id.
 	GetImport(ctx context.Context, id string) (Import, error)
 	// PutRowErrors stores the refused rows of one chunk of the file, keyed by
@@ -122,6 +159,19 @@ type ImportStore interface {
 	PutRowErrors(ctx context.Context, importID string, firstLine int, errs []RowError) error
 	// RowErrors lists an import's refused rows by line.
 	RowErrors(ctx context.Context, importID string) ([]RowError, error)
+}
+
+// ToWrite applies the rule of Store.PutPeople to p, given the stored
+// entry (exists, and its ContentHash and ImportHash): whether to write,
+// and the person to write, which carries the ImportHash the entry keeps.
+// Both stores call it, so they cannot tell the rule two ways.
+func ToWrite(p Person, exists bool, contentHash, importHash string) (Person, bool) {
+	if p.ImportHash != "" && p.ImportHash == p.ContentHash {
+		// An import's row.
+		return p, !exists || importHash != p.ImportHash
+	}
+	p.ImportHash = importHash // "" for a new entry
+	return p, !exists || contentHash != p.ContentHash
 }
 
 // Entry is a registry entry before it is sealed: what an import row, a

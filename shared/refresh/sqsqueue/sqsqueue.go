@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"gridcode/shared/refresh"
+	"gridcode/shared/sqsclient"
 )
 
 // API is the part of the SQS client the queue calls.
@@ -28,15 +29,9 @@ type Queue struct {
 
 var _ refresh.Queue = Queue{}
 
-// New builds the SQS client once, outside the handler; endpoint points it
-// at a local SQS in tests. It lives here, not in lambdaapp, so that only
-// the planners link the SQS SDK.
+// New sends to the queue at url with a client built by sqsclient.New.
 func New(cfg aws.Config, endpoint, url string) Queue {
-	return Queue{URL: url, API: sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})}
+	return Queue{URL: url, API: sqsclient.New(cfg, endpoint)}
 }
 
 // batchSize is the most messages one SendMessageBatch takes.

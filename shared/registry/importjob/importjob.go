@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strings"
 	"time"
 
@@ -122,6 +123,11 @@ type Outcome struct {
 	Continued bool `json:"continued,omitempty"`
 	// AlreadyEnded: the import had ended before this invocation.
 	AlreadyEnded bool `json:"alreadyEnded,omitempty"`
+	// Overlapped: another invocation of the same import (the event
+	// delivered again, a continuation) wrote its record first; this one
+	// stopped and left the import to it. Status and counts are as this
+	// invocation last knew them.
+	Overlapped bool `json:"overlapped,omitempty"`
 }
 
 // S3Result is the answer to an S3 event. S3 invokes asynchronously and
@@ -248,16 +254,30 @@ func (j *Job) invocation(ctx context.Context) *invocation {
 
 // step runs one import for as long as the invocation may, and queues its
 // continuation if it is not finished.
+//
+// Two invocations may run one import at once: S3 delivers an event at
+// least once, and a redelivered event can meet the continuation of the
+// first. Every write of the import's record is conditional on the version
+// read, so the first to write goes on and the other, refused with
+// registry.ErrConflict, stops quietly: it queues nothing and reports
+// success, as the import is in hand.
 func (j *Job) step(ctx context.Context, inv *invocation, c Continuation) (Outcome, error) {
 	now := j.Importer.Now()
 	run, err := j.Importer.Imports.GetImport(ctx, c.ImportID)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
+		// The base name only: the key's folders are the bucket's layout,
+		// and the record is shown to the office as it is.
 		run = registry.Import{
-			ID: c.ImportID, Source: "s3://" + c.Bucket + "/" + c.Key, Status: registry.ImportRunning,
+			ID: c.ImportID, Source: path.Base(c.Key), Status: registry.ImportRunning,
 			StartedAt: now.UTC(), UpdatedAt: now.UTC(), ExpiresAt: now.Add(registry.ImportRetention).Unix(),
+			Version: 1,
 		}
-		if err := j.Importer.Imports.PutImport(ctx, run); err != nil {
+		err := j.Importer.Imports.PutImport(ctx, run, 0)
+		if errors.Is(err, registry.ErrConflict) {
+			return overlapped(ctx, run), nil
+		}
+		if err != nil {
 			return Outcome{}, fmt.Errorf("import %s: record the start: %w", c.ImportID, err)
 		}
 	case err != nil:
@@ -296,13 +316,19 @@ func (j *Job) step(ctx context.Context, inv *invocation, c Continuation) (Outcom
 
 	var problems *fields.Error
 	switch {
+	case errors.Is(err, registry.ErrConflict):
+		return overlapped(ctx, run), nil
 	case errors.Is(err, registry.ErrPaused):
 		return j.pause(ctx, c, run)
 	case err == nil, errors.As(err, &problems):
 		// Done, or failed for the file itself (its header, its
 		// encoding): the Importer has recorded which.
 	case errors.Is(err, s3source.ErrChanged), errors.Is(err, s3source.ErrMissing):
-		if run, err = j.fail(ctx, c, err); err != nil {
+		run, err = j.fail(ctx, run, err)
+		if errors.Is(err, registry.ErrConflict) {
+			return overlapped(ctx, run), nil
+		}
+		if err != nil {
 			return Outcome{}, err
 		}
 	default:
@@ -327,23 +353,31 @@ func (j *Job) pause(ctx context.Context, c Continuation, run registry.Import) (O
 	return out, nil
 }
 
+// overlapped is the outcome of an invocation that found the import's
+// record written by another one.
+func overlapped(ctx context.Context, run registry.Import) Outcome {
+	slog.InfoContext(ctx, "registry import run by another invocation, leaving it", "importId", run.ID)
+	out := outcome(run)
+	out.Overlapped = true
+	return out
+}
+
 // fail records an import whose file is gone or replaced as failed, at its
-// last checkpoint.
-func (j *Job) fail(ctx context.Context, c Continuation, cause error) (registry.Import, error) {
-	run, err := j.Importer.Imports.GetImport(ctx, c.ImportID)
-	if err != nil {
-		return run, fmt.Errorf("import %s: read: %w", c.ImportID, err)
-	}
+// last checkpoint: run, as the Importer left it when the file's read
+// failed.
+func (j *Job) fail(ctx context.Context, run registry.Import, cause error) (registry.Import, error) {
+	failed := run
 	now := j.Importer.Now().UTC()
-	run.Status, run.UpdatedAt, run.FinishedAt = registry.ImportFailed, now, now
-	run.Reason = ReasonFileChanged
+	failed.Status, failed.UpdatedAt, failed.FinishedAt = registry.ImportFailed, now, now
+	failed.Reason = ReasonFileChanged
 	if errors.Is(cause, s3source.ErrMissing) {
-		run.Reason = ReasonFileMissing
+		failed.Reason = ReasonFileMissing
 	}
-	if err := j.Importer.Imports.PutImport(ctx, run); err != nil {
-		return run, fmt.Errorf("import %s: record the failure: %w", c.ImportID, err)
+	failed.Version = run.Version + 1
+	if err := j.Importer.Imports.PutImport(ctx, failed, run.Version); err != nil {
+		return run, fmt.Errorf("import %s: record the failure: %w", run.ID, err)
 	}
-	return run, nil
+	return failed, nil
 }
 
 func (j *Job) ensureErrorFile(ctx context.Context, c Continuation, run registry.Import) error {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,7 +254,8 @@ func TestImportInOneInvocation(t *testing.T) {
 		t.Errorf("%d continuations for an import that ended", n)
 	}
 	run, err := e.store.GetImport(context.Background(), id)
-	if err != nil || run.Source != "s3://"+bucket+"/registry/蓬江 人口.csv" || run.Status != registry.ImportDone {
+	// The base name only, as the local import keeps it.
+	if err != nil || run.Source != "蓬江 人口.csv" || run.Status != registry.ImportDone {
 		t.Errorf("import record %+v (err %v)", run, err)
 	}
 }
@@ -558,5 +560,132 @@ func TestImportID(t *testing.T) {
 	again := base
 	if importjob.ImportID(v, again) != importjob.ImportID(v, base) {
 		t.Error("the same object has two ids")
+	}
+}
+
+// interleaved is the store with a hook run once, the next time an import
+// is read, after the read: another invocation then runs between this
+// one's read of the checkpoint and its first write.
+type interleaved struct {
+	*embedded.Store
+	mu     sync.Mutex
+	before func()
+}
+
+func (s *interleaved) GetImport(ctx context.Context, id string) (registry.Import, error) {
+	run, err := s.Store.GetImport(ctx, id)
+	s.mu.Lock()
+	hook := s.before
+	s.before = nil
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return run, err
+}
+
+// S3 delivers an event again while the import's continuation runs: both
+// invocations read the same checkpoint. The one that writes second stops
+// quietly (reported as a success, nothing queued) and the import goes on
+// as one chain of continuations, each row counted once.
+func TestOverlappingInvocations(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		// late is the invocation that reads the checkpoint first and
+		// writes second; early runs in between.
+		lateIsS3 bool
+	}{
+		{"the continuation is late", false},
+		{"the redelivered event is late", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, true)
+			store := &interleaved{Store: e.store}
+			e.job.Importer.Imports = store
+			obj := e.upload(t, "registry/people.csv", registryFile())
+			id := importjob.ImportID(e.vault, obj)
+			event := s3Event(t, "ObjectCreated:Put", obj)
+			e.handleS3(t, event) // the first chunk; continuation 0 queued
+			if n := len(e.queue.Messages()); n != 1 {
+				t.Fatalf("%d continuations after the first chunk, want 1", n)
+			}
+			continuation := sqsEvent(t, e.queue.Messages()[0].Body)
+
+			late, early := func() any { return e.handleSQS(t, continuation) }, func() any { return e.handleS3(t, event) }
+			if c.lateIsS3 {
+				late, early = early, late
+			}
+			store.mu.Lock()
+			store.before = func() { early() }
+			store.mu.Unlock()
+			switch got := late().(type) {
+			case events.SQSEventResponse:
+				if len(got.BatchItemFailures) != 0 {
+					t.Errorf("the late continuation failed: %+v; want it taken as done", got.BatchItemFailures)
+				}
+			case importjob.S3Result:
+				want := importjob.S3Result{Imports: []importjob.Outcome{{ImportID: id, Status: registry.ImportRunning, Rows: 2, Written: 2, Overlapped: true}}}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("the late event (-want +got):\n%s", diff)
+				}
+			}
+			// Only the early invocation queued a continuation.
+			if n := len(e.queue.Messages()); n != 2 {
+				t.Fatalf("%d continuations after the overlap, want 2 (the first and the early invocation's)", n)
+			}
+			for delivered := 1; delivered < len(e.queue.Messages()); delivered++ {
+				if delivered > 20 {
+					t.Fatal("the continuations do not end")
+				}
+				if resp := e.handleSQS(t, sqsEvent(t, e.queue.Messages()[delivered].Body)); len(resp.BatchItemFailures) != 0 {
+					t.Fatalf("continuation %d failed: %+v", delivered, resp.BatchItemFailures)
+				}
+			}
+			run, err := e.store.GetImport(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Status != registry.ImportDone || run.Rows != 5 || run.Bad != 1 || run.Written+run.Unchanged != 4 {
+				t.Errorf("import %+v; want done, 5 rows, 1 bad, 4 people", run)
+			}
+			if got := e.errorFile(t, id); got != wantErrorFile {
+				t.Errorf("error file %q, want %q", got, wantErrorFile)
+			}
+			if got := e.registered(t); len(got) != len(people) {
+				t.Errorf("%d people in the registry, want %d", len(got), len(people))
+			}
+		})
+	}
+}
+
+// Two deliveries of one event find no import and both start it: the
+// second to write its start stops quietly.
+func TestOverlappingStarts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	store := &interleaved{Store: e.store}
+	e.job.Importer.Imports = store
+	obj := e.upload(t, "registry/people.csv", registryFile())
+	id := importjob.ImportID(e.vault, obj)
+	event := s3Event(t, "ObjectCreated:Put", obj)
+	var early importjob.S3Result
+	store.before = func() { early = e.handleS3(t, event) }
+	late := e.handleS3(t, event)
+	want := importjob.S3Result{Imports: []importjob.Outcome{{ImportID: id, Status: registry.ImportDone, Rows: 5, Written: 4, Bad: 1}}}
+	if diff := cmp.Diff(want, early); diff != "" {
+		t.Errorf("the early delivery (-want +got):\n%s", diff)
+	}
+	want = importjob.S3Result{Imports: []importjob.Outcome{{ImportID: id, Status: registry.ImportRunning, Overlapped: true}}}
+	if diff := cmp.Diff(want, late); diff != "" {
+		t.Errorf("the late delivery (-want +got):\n%s", diff)
+	}
+	if n := len(e.queue.Messages()); n != 0 {
+		t.Errorf("%d continuations, want none", n)
+	}
+	run, err := e.store.GetImport(context.Background(), id)
+	if err != nil || run.Status != registry.ImportDone || run.Rows != 5 {
+		t.Errorf("import %+v (%v); want done, 5 rows", run, err)
 	}
 }

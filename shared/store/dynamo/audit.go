@@ -21,14 +21,11 @@ import (
 // result audits up to a page of people at once).
 const auditWorkers = 8
 
-// ErrAuditExists is returned by Append for a record whose id is taken by
-// another record.
-var ErrAuditExists = errors.New("audit: a record with this id exists")
-
 // Append implements audit.Log: each record one PutItem on the condition
-// that its id is new, so a record is never replaced. A record whose id is
-// taken by an equal record is taken as written (an SDK retry after a lost
-// answer); by another record, it is ErrAuditExists.
+// that its id is new, so a record is never replaced; the item the
+// condition failed on tells an equal record (written) from another
+// (audit.ErrExists). Records are written in parallel: when one fails,
+// others of the call may be stored.
 func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 	err := parallel(ctx, len(records), auditWorkers, func(i int) error {
 		r := records[i]
@@ -52,8 +49,8 @@ func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 			if err := unmarshal(failed.Item, &stored); err != nil {
 				return fmt.Errorf("decode audit record %s: %w", r.ID, err)
 			}
-			if !sameAudit(stored, r) {
-				return fmt.Errorf("append audit record %s: %w", r.ID, ErrAuditExists)
+			if !stored.Equal(r) {
+				return fmt.Errorf("append audit record %s: %w", r.ID, audit.ErrExists)
 			}
 		case err != nil:
 			return fmt.Errorf("put audit record %s: %w", r.ID, err)
@@ -97,14 +94,4 @@ func (s *Store) ByPerson(ctx context.Context, personKey string) ([]audit.Record,
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
-}
-
-// sameAudit says two records are the same, their instants compared as
-// instants.
-func sameAudit(a, b audit.Record) bool {
-	if !a.At.Equal(b.At) {
-		return false
-	}
-	a.At = b.At
-	return a == b
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -867,11 +868,28 @@ func (s *Store) LoadHealth(ctx context.Context, recs []health.Record) error {
 // once, strongly consistent, retrying unprocessed keys with a growing
 // wait. It calls found for each item, from several goroutines.
 func (s *Store) batchGet(ctx context.Context, table string, keys []map[string]types.AttributeValue, found func(map[string]types.AttributeValue) error) error {
+	return s.batchGetProjected(ctx, table, keys, nil, found)
+}
+
+// batchGetProjected is batchGet reading only the attributes of proj (all
+// of them when proj is nil).
+func (s *Store) batchGetProjected(ctx context.Context, table string, keys []map[string]types.AttributeValue, proj *expression.ProjectionBuilder, found func(map[string]types.AttributeValue) error) error {
+	var projection *string
+	var names map[string]string
+	if proj != nil {
+		expr, err := expression.NewBuilder().WithProjection(*proj).Build()
+		if err != nil {
+			return fmt.Errorf("batch get %s: %w", table, err)
+		}
+		projection, names = expr.Projection(), expr.Names()
+	}
 	n := (len(keys) + 99) / 100
 	return parallel(ctx, n, batchWorkers, func(b int) error {
 		pending := map[string]types.KeysAndAttributes{table: {
-			Keys:           keys[b*100 : min(b*100+100, len(keys))],
-			ConsistentRead: aws.Bool(true),
+			Keys:                     keys[b*100 : min(b*100+100, len(keys))],
+			ProjectionExpression:     projection,
+			ExpressionAttributeNames: names,
+			ConsistentRead:           aws.Bool(true),
 		}}
 		for attempt := 0; len(pending) > 0; attempt++ {
 			if attempt > 0 {

@@ -49,6 +49,7 @@ const (
 type storedPerson struct {
 	Key         string   `json:"personKey"`
 	ContentHash string   `json:"contentHash"`
+	ImportHash  string   `json:"importHash"`
 	Tokens      []string `json:"searchTokens"`
 	Community   string   `json:"community"`
 }
@@ -64,8 +65,8 @@ func indexKey(token, community, key string) map[string]types.AttributeValue {
 }
 
 // PutPeople implements registry.Store. It reads what is stored of the
-// people (hash, tokens, community), skips those whose ContentHash is
-// unchanged, then writes the index first (new tokens put, dropped ones
+// people (hashes, tokens, community), skips those registry.ToWrite says
+// to leave, then writes the index first (new tokens put, dropped ones
 // deleted) and the people last: a person's item, with its new hash, is
 // only written once the index agrees with it, so a call that fails midway
 // leaves the old hash and the next import of the same rows repairs the
@@ -85,7 +86,8 @@ func (s *Store) PutPeople(ctx context.Context, people []registry.Person) (int, e
 	}
 	var mu sync.Mutex
 	stored := make(map[string]storedPerson, len(keys))
-	proj := expression.NamesList(expression.Name("personKey"), expression.Name("contentHash"), expression.Name("searchTokens"), expression.Name("community"))
+	proj := expression.NamesList(expression.Name("personKey"), expression.Name("contentHash"), expression.Name("importHash"),
+		expression.Name("searchTokens"), expression.Name("community"))
 	err := s.batchGetProjected(ctx, s.tables.Registry, keys, &proj, func(item map[string]types.AttributeValue) error {
 		var sp storedPerson
 		if err := unmarshal(item, &sp); err != nil {
@@ -104,7 +106,8 @@ func (s *Store) PutPeople(ctx context.Context, people []registry.Person) (int, e
 	for _, k := range keys {
 		p := latest[k["personKey"].(*types.AttributeValueMemberS).Value]
 		old, ok := stored[p.Key]
-		if ok && old.ContentHash == p.ContentHash {
+		p, write := registry.ToWrite(p, ok, old.ContentHash, old.ImportHash)
+		if !write {
 			continue
 		}
 		index = appendIndexChanges(index, old, p)
@@ -318,13 +321,36 @@ func (s *Store) PersonKeys(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
-// PutImport implements registry.ImportStore: one item, replaced whole.
-func (s *Store) PutImport(ctx context.Context, im registry.Import) error {
+// PutImport implements registry.ImportStore: one item, replaced whole on
+// the condition that its version is the one the writer read. A record
+// stored before records had versions has no version attribute: version 0.
+func (s *Store) PutImport(ctx context.Context, im registry.Import, fromVersion int) error {
+	if im.Version != fromVersion+1 {
+		return fmt.Errorf("put import %s: version %d after %d", im.ID, im.Version, fromVersion)
+	}
 	item, err := marshal(im)
 	if err != nil {
 		return fmt.Errorf("marshal import %s: %w", im.ID, err)
 	}
-	if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Imports), Item: item}); err != nil {
+	cond := expression.Name("version").Equal(expression.Value(fromVersion))
+	if fromVersion == 0 {
+		cond = expression.AttributeNotExists(expression.Name("version")).Or(cond)
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("put import %s: %w", im.ID, err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.tables.Imports), Item: item,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return fmt.Errorf("put import %s at version %d: %w", im.ID, fromVersion, registry.ErrConflict)
+	}
+	if err != nil {
 		return fmt.Errorf("put import %s: %w", im.ID, err)
 	}
 	return nil
@@ -470,42 +496,4 @@ func (s *Store) RowErrors(ctx context.Context, importID string) ([]registry.RowE
 	// column rather than by line.
 	slices.SortStableFunc(out, func(a, b registry.RowError) int { return a.Line - b.Line })
 	return out, nil
-}
-
-// batchGetProjected is batchGet reading only the projected attributes.
-func (s *Store) batchGetProjected(ctx context.Context, table string, keys []map[string]types.AttributeValue, proj *expression.ProjectionBuilder, found func(map[string]types.AttributeValue) error) error {
-	expr, err := expression.NewBuilder().WithProjection(*proj).Build()
-	if err != nil {
-		return fmt.Errorf("batch get %s: %w", table, err)
-	}
-	n := (len(keys) + 99) / 100
-	return parallel(ctx, n, batchWorkers, func(b int) error {
-		pending := map[string]types.KeysAndAttributes{table: {
-			Keys:                     keys[b*100 : min(b*100+100, len(keys))],
-			ProjectionExpression:     expr.Projection(),
-			ExpressionAttributeNames: expr.Names(),
-			ConsistentRead:           aws.Bool(true),
-		}}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt == maxBatchAttempts {
-					return fmt.Errorf("batch get %s: %d keys still unprocessed", table, len(pending[table].Keys))
-				}
-				if err := sleep(ctx, time.Duration(25<<attempt)*time.Millisecond); err != nil {
-					return err
-				}
-			}
-			out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
-			if err != nil {
-				return fmt.Errorf("batch get %s: %w", table, err)
-			}
-			for _, item := range out.Responses[table] {
-				if err := found(item); err != nil {
-					return err
-				}
-			}
-			pending = out.UnprocessedKeys
-		}
-		return nil
-	})
 }

@@ -17,12 +17,9 @@ var bucketAudit = []byte("audit")
 
 var _ audit.Log = (*Store)(nil)
 
-// errAuditExists refuses a second record under an id: the log is append-only.
-var errAuditExists = errors.New("audit record exists")
-
 // Append implements audit.Log in one transaction: if any record's id is
-// taken, none is stored. Every read of personal data appends, so
-// concurrent requests share a commit (Batch).
+// taken by another record, none is stored. Every read of personal data
+// appends, so concurrent requests share a commit (Batch).
 func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 	if len(records) == 0 {
 		return nil
@@ -34,8 +31,15 @@ func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 				return errors.New("an audit record without an id or person")
 			}
 			k := key(r.PersonKey, r.ID)
-			if b.Get(k) != nil {
-				return fmt.Errorf("%s: %w", r.ID, errAuditExists)
+			if v := b.Get(k); v != nil {
+				var stored audit.Record
+				if err := json.Unmarshal(v, &stored); err != nil {
+					return fmt.Errorf("decode audit record %s: %w", r.ID, err)
+				}
+				if !stored.Equal(r) {
+					return fmt.Errorf("%s: %w", r.ID, audit.ErrExists)
+				}
+				continue
 			}
 			if err := putJSON(b, k, r); err != nil {
 				return err

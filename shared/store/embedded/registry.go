@@ -32,18 +32,22 @@ var (
 	_ registry.ImportStore = (*Store)(nil)
 )
 
-// A person's row leads with what the hot paths read: the content hash
-// (PutPeople's skip), the grid (PersonKeys), the community and tokens (the
-// search index). Each string is length-prefixed; the sealed data is the
-// rest. A JSON row would cost the index build and PersonKeys a full decode
-// of 800,000 entries.
-const personRowVersion = 1
+// A person's row leads with what the hot paths read: the content and
+// import hashes (PutPeople's skip), the grid (PersonKeys), the community
+// and tokens (the search index). Each string is length-prefixed; the
+// sealed data is the rest. A JSON row would cost the index build and
+// PersonKeys a full decode of 800,000 entries. Rows of version 1, written
+// before entries kept their import hash, read with none.
+const (
+	personRowVersion   = 2
+	personRowVersionV1 = 1
+)
 
 var errShortPerson = errors.New("registry row too short")
 
 func encodePerson(p registry.Person) []byte {
 	n := 1 + timeLen + len(p.Sealed) + 8*10
-	for _, f := range []string{p.ContentHash, p.GridCode, p.Community, string(p.IDType), p.Town, string(p.ResidentType), p.Status, p.Source} {
+	for _, f := range []string{p.ContentHash, p.ImportHash, p.GridCode, p.Community, string(p.IDType), p.Town, string(p.ResidentType), p.Status, p.Source} {
 		n += len(f)
 	}
 	for _, tok := range p.Tokens {
@@ -52,6 +56,7 @@ func encodePerson(p registry.Person) []byte {
 	b := make([]byte, 0, n)
 	b = append(b, personRowVersion)
 	b = appendString(b, p.ContentHash)
+	b = appendString(b, p.ImportHash)
 	b = appendString(b, p.GridCode)
 	b = appendString(b, p.Community)
 	b = binary.AppendUvarint(b, uint64(len(p.Tokens)))
@@ -108,17 +113,21 @@ func (r *rowReader) count() int {
 
 // personHead is the leading fields of a row, as views into it.
 type personHead struct {
-	hash, grid, community []byte
-	tokens                [][]byte
+	hash, importHash, grid, community []byte
+	tokens                            [][]byte
 }
 
 func readPersonHead(v []byte, withTokens bool) (personHead, rowReader, error) {
-	if len(v) == 0 || v[0] != personRowVersion {
+	if len(v) == 0 || (v[0] != personRowVersion && v[0] != personRowVersionV1) {
 		return personHead{}, rowReader{}, fmt.Errorf("registry row version %v: %w", v[:min(len(v), 1)], errShortPerson)
 	}
 	r := rowReader{b: v[1:]}
 	var h personHead
-	h.hash, h.grid, h.community = r.bytes(), r.bytes(), r.bytes()
+	h.hash = r.bytes()
+	if v[0] != personRowVersionV1 {
+		h.importHash = r.bytes()
+	}
+	h.grid, h.community = r.bytes(), r.bytes()
 	if !withTokens {
 		return h, r, r.err
 	}
@@ -136,7 +145,7 @@ func decodePerson(k, v []byte) (registry.Person, error) {
 		return registry.Person{}, err
 	}
 	p := registry.Person{
-		Key: string(k), ContentHash: string(h.hash), GridCode: string(h.grid), Community: string(h.community),
+		Key: string(k), ContentHash: string(h.hash), ImportHash: string(h.importHash), GridCode: string(h.grid), Community: string(h.community),
 	}
 	if len(h.tokens) > 0 {
 		p.Tokens = make([]string, len(h.tokens))
@@ -158,9 +167,9 @@ func decodePerson(k, v []byte) (registry.Person, error) {
 }
 
 // PutPeople implements registry.Store: one transaction per call, keys in
-// order (bbolt writes sorted keys to fewer pages), a person whose stored
-// content hash is the same left as stored. The search index, once built,
-// follows the committed changes.
+// order (bbolt writes sorted keys to fewer pages), a person left as stored
+// as registry.Store says (skip). The search index, once built, follows
+// the committed changes.
 func (s *Store) PutPeople(ctx context.Context, people []registry.Person) (int, error) {
 	if len(people) == 0 {
 		return 0, nil
@@ -187,14 +196,16 @@ func (s *Store) PutPeople(ctx context.Context, people []registry.Person) (int, e
 				return errors.New("a person without a key")
 			}
 			var old personHead
-			if v := b.Get([]byte(p.Key)); v != nil {
+			v := b.Get([]byte(p.Key))
+			if v != nil {
 				var err error
 				if old, _, err = readPersonHead(v, maintain); err != nil {
 					return fmt.Errorf("decode person %s: %w", p.Key, err)
 				}
-				if string(old.hash) == p.ContentHash {
-					continue
-				}
+			}
+			p, write := registry.ToWrite(p, v != nil, string(old.hash), string(old.importHash))
+			if !write {
+				continue
 			}
 			if maintain {
 				changes = append(changes, newIndexChange(p, old))
@@ -495,10 +506,28 @@ func importErrorsKey(importID string, firstLine int) []byte {
 	return key(importID, fmt.Sprintf("%010d", firstLine))
 }
 
-// PutImport implements registry.ImportStore.
-func (s *Store) PutImport(ctx context.Context, im registry.Import) error {
+// PutImport implements registry.ImportStore: the stored version is read
+// and the record written in one transaction.
+func (s *Store) PutImport(ctx context.Context, im registry.Import, fromVersion int) error {
+	if im.Version != fromVersion+1 {
+		return fmt.Errorf("put import %s: version %d after %d", im.ID, im.Version, fromVersion)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketImports), []byte(im.ID), im)
+		b := tx.Bucket(bucketImports)
+		// Version 0: no record, or one stored before records had versions
+		// (every write since has 1 or more).
+		var stored struct {
+			Version int `json:"version"`
+		}
+		if v := b.Get([]byte(im.ID)); v != nil {
+			if err := json.Unmarshal(v, &stored); err != nil {
+				return fmt.Errorf("decode: %w", err)
+			}
+		}
+		if stored.Version != fromVersion {
+			return registry.ErrConflict
+		}
+		return putJSON(b, []byte(im.ID), im)
 	})
 	if err != nil {
 		return fmt.Errorf("put import %s: %w", im.ID, err)

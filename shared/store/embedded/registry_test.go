@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	bolt "go.etcd.io/bbolt"
 
 	"gridcode/shared/idcard"
 	"gridcode/shared/registry"
@@ -27,7 +28,7 @@ func TestPersonRowRoundTrip(t *testing.T) {
 	cases := []registry.Person{
 		{Key: "p1"},
 		{Key: "p2", IDType: idcard.Passport, GridCode: "g1", Town: "环市街道", Community: "石冲社区", ResidentType: registry.Outsider,
-			Status: registry.StatusMovedOut, Tokens: []string{"a", "", long}, ContentHash: "h", Source: "task-1",
+			Status: registry.StatusMovedOut, Tokens: []string{"a", "", long}, ContentHash: "h", ImportHash: "hi", Source: "task-1",
 			UpdatedAt: time.Date(2022, 12, 3, 1, 2, 3, 4, time.UTC), Sealed: []byte{0, 1, 255}},
 		{Key: "p3", Community: long, Source: long, Sealed: []byte(long)},
 	}
@@ -45,6 +46,46 @@ func TestPersonRowRoundTrip(t *testing.T) {
 				t.Fatalf("person %s cut at %d of %d bytes decoded", want.Key, cut, len(row))
 			}
 		}
+	}
+}
+
+// A row of version 1, written before entries kept their import hash,
+// reads as an entry no import has set, and is rewritten by the next
+// import of its row.
+func TestPersonRowVersion1(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := registry.Person{
+		Key: "p1", IDType: idcard.ResidentID, GridCode: "g1", Town: "环市街道", Community: "石冲社区", ResidentType: registry.Permanent,
+		Status: registry.StatusActive, Tokens: []string{"a", "b"}, ContentHash: "h1", Source: "imp-old",
+		UpdatedAt: time.Date(2022, 12, 3, 1, 2, 3, 4, time.UTC), Sealed: []byte{0, 1, 255},
+	}
+	// Version 1 is version 2 without the import hash after the content hash.
+	v2 := encodePerson(p)
+	v1 := append([]byte{personRowVersionV1}, v2[1:1+1+len(p.ContentHash)]...)
+	v1 = append(v1, v2[1+1+len(p.ContentHash)+1:]...)
+	got, err := decodePerson([]byte(p.Key), v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("version 1 row (-want +got):\n%s", diff)
+	}
+
+	s := openTemp(t)
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPeople).Put([]byte(p.Key), v1) }); err != nil {
+		t.Fatal(err)
+	}
+	if found := findKeys(t, s, "a"); !slices.Equal(found, []string{"p1"}) {
+		t.Errorf("a finds %v in a version 1 row, want [p1]", found)
+	}
+	row := p
+	row.ImportHash, row.Source = p.ContentHash, "imp-new"
+	if n, err := s.PutPeople(ctx, []registry.Person{row}); err != nil || n != 1 {
+		t.Fatalf("PutPeople of the row over a version 1 entry = %d, %v; want it written", n, err)
+	}
+	if n, err := s.PutPeople(ctx, []registry.Person{row}); err != nil || n != 0 {
+		t.Errorf("PutPeople of the row again = %d, %v; want nothing written", n, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -100,11 +101,36 @@ func RunAudit(t *testing.T, newStore func(t *testing.T) AuditStore) {
 		}
 		forged := first
 		forged.Actor, forged.Action = "someone-else", "task.visit"
-		if err := s.Append(ctx, []audit.Record{forged}); err == nil {
-			t.Fatal("Append of an existing id succeeded")
+		if err := s.Append(ctx, []audit.Record{forged}); !errors.Is(err, audit.ErrExists) {
+			t.Fatalf("Append of another record under an existing id = %v, want ErrExists", err)
 		}
 		if diff := cmp.Diff([]audit.Record{first}, byPerson(t, s, "p1")); diff != "" {
 			t.Errorf("after the second append (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("an equal record appended again is taken as written", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		first, second := auditRecord("p1", 1), auditRecord("p1", 2)
+		if err := s.Append(ctx, []audit.Record{first}); err != nil {
+			t.Fatal(err)
+		}
+		// A retry after a lost answer sends the call again, here with a
+		// record the first call did not have; the instant may come back in
+		// another zone.
+		again := first
+		again.At = first.At.In(time.FixedZone("CST", 8*3600))
+		if err := s.Append(ctx, []audit.Record{again, second}); err != nil {
+			t.Fatalf("Append of an equal record again = %v", err)
+		}
+		if diff := cmp.Diff([]audit.Record{first, second}, byPerson(t, s, "p1")); diff != "" {
+			t.Errorf("after the retry (-want +got):\n%s", diff)
+		}
+		for _, bad := range []audit.Record{{ID: "a2"}, {PersonKey: "p1"}} {
+			if err := s.Append(ctx, []audit.Record{bad}); err == nil {
+				t.Errorf("Append of %+v (no id or no person) = nil error", bad)
+			}
 		}
 	})
 
@@ -126,8 +152,11 @@ func RunAudit(t *testing.T, newStore func(t *testing.T) AuditStore) {
 		wg.Wait()
 		won := 0
 		for _, err := range errs {
-			if err == nil {
+			switch {
+			case err == nil:
 				won++
+			case !errors.Is(err, audit.ErrExists):
+				t.Errorf("a losing Append = %v, want ErrExists", err)
 			}
 		}
 		if won != 1 {

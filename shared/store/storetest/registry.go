@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,6 +146,78 @@ func runPeopleTests(t *testing.T, newStore func(t *testing.T) RegistryStore) {
 		if diff := cmp.Diff(want, got, personCmp); diff != "" {
 			t.Errorf("after the second import (-want +got):\n%s", diff)
 		}
+	})
+
+	t.Run("a re-imported row leaves what visits changed since", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		// imported is an import's row: its ImportHash is its ContentHash.
+		imported := func(key, hash string, tokens ...string) registry.Person {
+			p := person(key, "g1", "石冲社区", hash, tokens...)
+			p.ImportHash = hash
+			return p
+		}
+		get := func(key string) registry.Person {
+			t.Helper()
+			got, err := s.GetPeople(ctx, []string{key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got[key]
+		}
+		same := func(step string, want registry.Person) {
+			t.Helper()
+			if diff := cmp.Diff(want, get(want.Key), personCmp); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", step, diff)
+			}
+		}
+
+		row := imported("p1", "h1", "tRow")
+		mustPutPeople(t, s, []registry.Person{row}, 1)
+		same("imported", row)
+
+		// A visit marks p1 moved out, copying the entry (its ImportHash too).
+		gone := row
+		gone.Status, gone.ContentHash, gone.Source, gone.Tokens = registry.StatusMovedOut, "h1-gone", "task-1", []string{"tVisit"}
+		mustPutPeople(t, s, []registry.Person{gone}, 1)
+		same("moved out", gone)
+
+		// The same export again: p1 stays moved out, its tokens too.
+		again := row
+		again.Source = "imp-2"
+		mustPutPeople(t, s, []registry.Person{again}, 0)
+		same("after the same row again", gone)
+		eventually(t, foundIs(s, []string{"tRow", "tVisit"}, nil, 10, map[string][]string{"tVisit": {"p1"}}))
+
+		// A visit that builds the entry anew (a correction) carries no
+		// ImportHash, or another one: the entry keeps the import's.
+		for i, carried := range []string{"", "h-other"} {
+			corrected := person("p1", "g2", "石冲社区", fmt.Sprintf("h1-corrected-%d", i), "tVisit")
+			corrected.Source, corrected.ImportHash = "task-2", carried
+			mustPutPeople(t, s, []registry.Person{corrected}, 1)
+			corrected.ImportHash = "h1"
+			same("corrected", corrected)
+			mustPutPeople(t, s, []registry.Person{again}, 0)
+			same("corrected, after the same row again", corrected)
+		}
+
+		// A newer export whose row changed overwrites the entry.
+		changed := imported("p1", "h2", "tRow2")
+		changed.Source = "imp-3"
+		mustPutPeople(t, s, []registry.Person{changed}, 1)
+		same("after a changed row", changed)
+		eventually(t, foundIs(s, []string{"tRow2", "tVisit"}, nil, 10, map[string][]string{"tRow2": {"p1"}}))
+
+		// A person a visit found, then an export with a row equal to the
+		// entry: written once, to record that the row was imported.
+		found := person("p2", "g1", "石冲社区", "h3", "tFound")
+		found.Source = "task-3"
+		mustPutPeople(t, s, []registry.Person{found}, 1)
+		same("found by a visit", found)
+		rowOfFound := imported("p2", "h3", "tFound")
+		mustPutPeople(t, s, []registry.Person{rowOfFound}, 1)
+		same("its row imported", rowOfFound)
+		mustPutPeople(t, s, []registry.Person{rowOfFound}, 0)
 	})
 
 	t.Run("many people in one call", func(t *testing.T) {
@@ -339,6 +412,17 @@ func importRun(id string, at time.Time) registry.Import {
 func runImportTests(t *testing.T, newStore func(t *testing.T) RegistryStore) {
 	ctx := context.Background()
 
+	// put writes run as the version after its own.
+	put := func(t *testing.T, s RegistryStore, run *registry.Import) {
+		t.Helper()
+		next := *run
+		next.Version++
+		if err := s.PutImport(ctx, next, run.Version); err != nil {
+			t.Fatalf("PutImport %s at version %d: %v", run.ID, run.Version, err)
+		}
+		*run = next
+	}
+
 	t.Run("an import's checkpoint round-trips", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
@@ -346,31 +430,23 @@ func runImportTests(t *testing.T, newStore func(t *testing.T) RegistryStore) {
 			t.Fatalf("GetImport of an unknown id = %v, want ErrNotFound", err)
 		}
 		run := importRun("imp1", base)
-		if err := s.PutImport(ctx, run); err != nil {
-			t.Fatal(err)
-		}
+		put(t, s, &run)
 		got, err := s.GetImport(ctx, "imp1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(run, got); diff != "" {
-			t.Errorf("started import (-want +got):\n%s", diff)
+		if diff := cmp.Diff(run, got); diff != "" || got.Version != 1 {
+			t.Errorf("started import, version %d (-want +got):\n%s", got.Version, diff)
 		}
 
 		run.Offset, run.Line, run.Rows, run.Written, run.Unchanged, run.Bad = 1<<33+17, 800_001, 800_000, 799_000, 990, 10
 		run.UpdatedAt = base.Add(40 * time.Second)
-		if err := s.PutImport(ctx, run); err != nil {
-			t.Fatal(err)
-		}
+		put(t, s, &run)
 		run.Status, run.FinishedAt, run.UpdatedAt = registry.ImportDone, base.Add(50*time.Second), base.Add(50*time.Second)
-		if err := s.PutImport(ctx, run); err != nil {
-			t.Fatal(err)
-		}
+		put(t, s, &run)
 		other := importRun("imp10", base)
 		other.Status, other.Reason = registry.ImportFailed, "no_header"
-		if err := s.PutImport(ctx, other); err != nil {
-			t.Fatal(err)
-		}
+		put(t, s, &other)
 		for _, want := range []registry.Import{run, other} {
 			got, err := s.GetImport(ctx, want.ID)
 			if err != nil {
@@ -379,6 +455,86 @@ func runImportTests(t *testing.T, newStore func(t *testing.T) RegistryStore) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("import %s (-want +got):\n%s", want.ID, diff)
 			}
+		}
+	})
+
+	t.Run("a checkpoint is written only over the version its writer read", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		stored := func() registry.Import {
+			t.Helper()
+			got, err := s.GetImport(ctx, "imp1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		// Two runs of one import (an S3 event and its redelivery) both find
+		// no record: the first to start owns the import.
+		first, second := importRun("imp1", base), importRun("imp1", base.Add(time.Second))
+		put(t, s, &first)
+		second.Version = 1
+		if err := s.PutImport(ctx, second, 0); !errors.Is(err, registry.ErrConflict) {
+			t.Fatalf("PutImport of a second start = %v, want ErrConflict", err)
+		}
+		if diff := cmp.Diff(first, stored()); diff != "" {
+			t.Errorf("after the refused start (-want +got):\n%s", diff)
+		}
+
+		// Both resume from version 1 (a continuation and a redelivered
+		// event): one moves the checkpoint, the other's is refused, and
+		// cannot move it back either.
+		ahead, behind := first, first
+		ahead.Offset, ahead.Line, ahead.Rows = 9000, 200, 199
+		put(t, s, &ahead)
+		behind.Offset, behind.Line, behind.Rows = 5000, 100, 99
+		for _, from := range []int{1, 0, 3} {
+			behind.Version = from + 1
+			if err := s.PutImport(ctx, behind, from); !errors.Is(err, registry.ErrConflict) {
+				t.Errorf("PutImport over version %d of a record at 2 = %v, want ErrConflict", from, err)
+			}
+		}
+		if diff := cmp.Diff(ahead, stored()); diff != "" {
+			t.Errorf("after the refused checkpoints (-want +got):\n%s", diff)
+		}
+		put(t, s, &ahead)
+		if got := stored(); got.Version != 3 {
+			t.Errorf("version %d after three writes", got.Version)
+		}
+
+		// A version that does not follow the one read is a caller's bug.
+		wrong := ahead
+		wrong.Version = ahead.Version + 2
+		if err := s.PutImport(ctx, wrong, ahead.Version); err == nil || errors.Is(err, registry.ErrConflict) {
+			t.Errorf("PutImport of version %d over %d = %v, want an error other than ErrConflict", wrong.Version, ahead.Version, err)
+		}
+	})
+
+	t.Run("concurrent starts of one import: one wins", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				run := importRun("imp1", base.Add(time.Duration(i)*time.Second))
+				run.Version = 1
+				errs[i] = s.PutImport(ctx, run, 0)
+			})
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, registry.ErrConflict):
+				t.Errorf("PutImport = %v, want nil or ErrConflict", err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d starts succeeded, want 1", won)
 		}
 	})
 
