@@ -2,9 +2,12 @@ package gridwork
 
 import (
 	"context"
+	"encoding/base64"
+	"strings"
 	"time"
 
 	"gridcode/shared/auth"
+	"gridcode/shared/fields"
 	"gridcode/shared/idcard"
 	"gridcode/shared/phone"
 	"gridcode/shared/pii"
@@ -81,10 +84,11 @@ func maskedEntry(e *registry.Entry) *EntryInput {
 	if e == nil {
 		return nil
 	}
+	m := e.Personal.Masked(e.IDType)
 	return &EntryInput{
-		Name: e.Name, IDType: string(e.IDType), IDNumber: idcard.Mask(e.IDType, e.IDNumber), Phone: phone.Mask(e.Phone),
-		Town: e.Town, Community: e.Community, Address: e.Address, ResidentType: string(e.ResidentType),
-		LandlordPhone: phone.Mask(e.LandlordPhone),
+		Name: m.Name, IDType: string(e.IDType), IDNumber: m.IDNumber, Phone: m.Phone,
+		Town: e.Town, Community: e.Community, Address: m.Address, ResidentType: string(e.ResidentType),
+		LandlordPhone: m.LandlordPhone,
 	}
 }
 
@@ -105,20 +109,78 @@ func (r VisitRequest) input() worklist.VisitInput {
 	}
 }
 
-// GridTasks lists a grid's tasks, open ones first by due day.
-func (t Tasks) GridTasks(ctx context.Context, c Caller, gridCode string, withClosed bool) ([]TaskView, error) {
+// Page sizes of a grid's task list: a district-wide reconciliation can put
+// thousands of tasks in one grid (or the pool), more than one Lambda
+// response carries.
+const (
+	DefaultTaskPageSize = 50
+	MaxTaskPageSize     = 200
+)
+
+// TaskFilter is what a grid's task list is asked for: closed tasks too,
+// and which page (the previous page's NextToken, and a size).
+type TaskFilter struct {
+	WithClosed bool
+	NextToken  string
+	Limit      int // 0: DefaultTaskPageSize
+}
+
+// TaskPage is one page of a grid's tasks; NextToken is empty on the last.
+type TaskPage struct {
+	Tasks     []TaskView `json:"tasks"`
+	NextToken string     `json:"nextToken,omitempty"`
+}
+
+// GridTasks returns a page of a grid's tasks, open ones first by due day;
+// only the page's people are opened and audited. A bad limit, or a
+// nextToken this listing could not have made (another grid's, a closed
+// task's without closed ones asked for), is a *fields.Error.
+func (t Tasks) GridTasks(ctx context.Context, c Caller, gridCode string, f TaskFilter) (TaskPage, error) {
 	if !c.CanReadGrid(gridCode) {
-		return nil, auth.ErrForbidden
+		return TaskPage{}, auth.ErrForbidden
 	}
-	tasks, err := t.Store.GridTasks(ctx, gridCode, withClosed)
+	q := worklist.TaskQuery{GridCode: gridCode, WithClosed: f.WithClosed, Limit: f.Limit}
+	var fc fields.Collector
+	if f.NextToken != "" {
+		// The token comes back from the client: it must be a position this
+		// same listing could have produced.
+		raw, err := base64.RawURLEncoding.DecodeString(f.NextToken)
+		pos, inGrid := strings.CutPrefix(string(raw), gridCode+"#")
+		open, _, _, ok := worklist.ParseTaskPosition(pos)
+		if err != nil || !inGrid || !ok || (!open && !f.WithClosed) {
+			fc.Add("nextToken", "invalid")
+		}
+		q.After = pos
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultTaskPageSize
+	case q.Limit < 0 || q.Limit > MaxTaskPageSize:
+		fc.Add("limit", "out_of_range")
+	}
+	if err := fc.Err("invalid_query"); err != nil {
+		return TaskPage{}, err
+	}
+	page, err := t.Store.GridTasks(ctx, q)
 	if err != nil {
-		return nil, err
+		return TaskPage{}, err
 	}
-	return t.views(ctx, c, "task.list", tasks...)
+	views, err := t.views(ctx, c, "task.list", page.Tasks...)
+	if err != nil {
+		return TaskPage{}, err
+	}
+	out := TaskPage{Tasks: views}
+	if page.Next != "" {
+		out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(gridCode + "#" + page.Next))
+	}
+	return out, nil
 }
 
 // Get returns one task with its history.
 func (t Tasks) Get(ctx context.Context, c Caller, id string) (TaskView, error) {
+	if err := requireGridWork(c); err != nil {
+		return TaskView{}, err
+	}
 	task, err := t.Store.GetTask(ctx, id)
 	if err != nil {
 		return TaskView{}, err
@@ -133,8 +195,13 @@ func (t Tasks) Get(ctx context.Context, c Caller, id string) (TaskView, error) {
 	return vs[0], nil
 }
 
-// Visit records a knock at the door by a worker of the task's grid.
+// Visit records a knock at the door by a worker of the task's grid. A
+// registry entry the visit wrote is audited as registry.write, the task
+// shown back as task.visit.
 func (t Tasks) Visit(ctx context.Context, c Caller, id string, in VisitRequest) (TaskView, error) {
+	if err := requireGridWork(c); err != nil {
+		return TaskView{}, err
+	}
 	task, err := t.Store.GetTask(ctx, id)
 	if err != nil {
 		return TaskView{}, err
@@ -146,9 +213,16 @@ func (t Tasks) Visit(ctx context.Context, c Caller, id string, in VisitRequest) 
 	if err != nil {
 		return TaskView{}, err
 	}
-	task, err = desk.Visit(ctx, c.Subject, id, in.input())
+	task, wrote, err := desk.Visit(ctx, c.Subject, id, in.input())
 	if err != nil {
 		return TaskView{}, err
+	}
+	// A retry of the visit after this failed writes the record again:
+	// the log holds the write at least once.
+	if wrote != "" {
+		if err := t.Audit.record(ctx, c, "registry.write", wrote); err != nil {
+			return TaskView{}, err
+		}
 	}
 	vs, err := t.views(ctx, c, "task.visit", task)
 	if err != nil {

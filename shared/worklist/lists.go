@@ -168,16 +168,35 @@ func (u *Uploader) Upload(ctx context.Context, name, kind, by string, r io.Reade
 	}
 	res, err := up.wait()
 	if err != nil {
-		return List{}, nil, err
+		return List{}, nil, u.discard(ctx, l.ID, err)
 	}
 	if res.rows == 0 {
+		// No row, no chunk: there is nothing to discard.
 		return List{}, res.rowErrs, listProblem("file", ReasonNoRows)
 	}
 	l.Rows, l.Bad, l.Chunks = res.rows, res.bad, res.chunks
 	if err := u.Store.PutList(ctx, l); err != nil {
-		return List{}, nil, fmt.Errorf("put list %s: %w", l.ID, err)
+		return List{}, nil, u.discard(ctx, l.ID, fmt.Errorf("put list %s: %w", l.ID, err))
 	}
 	return l, res.rowErrs, nil
+}
+
+// discardTimeout bounds the deletion of a failed upload's chunks.
+const discardTimeout = 10 * time.Second
+
+// discard deletes the chunks of an upload that failed with cause, once the
+// pipeline has stopped writing them: rows of personal data that no list
+// shows and no reconciliation reads. It runs even when the caller's context
+// has ended (a dropped connection fails an upload too). The cause is
+// returned, joined with a failure to delete (the DynamoDB chunks then
+// still expire after dynamo.UploadExpiry).
+func (u *Uploader) discard(ctx context.Context, listID string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discardTimeout)
+	defer cancel()
+	if err := u.Store.DeleteListChunks(ctx, listID); err != nil {
+		return errors.Join(cause, fmt.Errorf("discard chunks of failed upload %s: %w", listID, err))
+	}
+	return cause
 }
 
 // The upload is a pipeline, so that a district-wide list takes seconds

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,5 +251,138 @@ func TestUploadCarriesOnPastABrokenLine(t *testing.T) {
 	}
 	if len(ev) != 2 || ev[0].Name != "多行 姓名" || ev[1].Name != "丙" {
 		t.Errorf("evidence %+v", ev)
+	}
+}
+
+// chunkWatch is the store as the uploader sees it, telling the test which
+// chunks it stored, and failing where a test asks it to.
+type chunkWatch struct {
+	stores
+	mu      sync.Mutex
+	lists   map[string]bool // the lists chunks were stored for
+	stored  int
+	reached chan struct{} // closed once `wait` chunks are stored
+	wait    int
+	// failChunk fails the chunk of that number (-1: none), once chunk 0
+	// is stored, so that the failure leaves a chunk behind.
+	failChunk int
+	failList  bool
+	chunk0    chan struct{}
+}
+
+var errStoreDown = errors.New("store down")
+
+func newChunkWatch(s stores, wait, failChunk int, failList bool) *chunkWatch {
+	return &chunkWatch{stores: s, lists: map[string]bool{}, reached: make(chan struct{}), wait: wait,
+		failChunk: failChunk, failList: failList, chunk0: make(chan struct{})}
+}
+
+func (w *chunkWatch) PutListChunk(ctx context.Context, c worklist.Chunk) error {
+	if c.N == w.failChunk {
+		<-w.chunk0
+		return errStoreDown
+	}
+	if err := w.stores.PutListChunk(ctx, c); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lists[c.ListID] = true
+	if c.N == 0 {
+		close(w.chunk0)
+	}
+	if w.stored++; w.stored == w.wait {
+		close(w.reached)
+	}
+	return nil
+}
+
+func (w *chunkWatch) PutList(ctx context.Context, l worklist.List) error {
+	if w.failList {
+		return errStoreDown
+	}
+	return w.stores.PutList(ctx, l)
+}
+
+// stallingReader gives text, then waits for reached and ends as end says.
+type stallingReader struct {
+	text    *strings.Reader
+	reached <-chan struct{}
+	end     func() error
+}
+
+func (r *stallingReader) Read(p []byte) (int, error) {
+	if r.text.Len() > 0 {
+		return r.text.Read(p)
+	}
+	<-r.reached
+	return 0, r.end()
+}
+
+// TestUploadFailedLeavesNoChunks: whatever stops an upload, the chunks it
+// stored before are deleted, and no list is made.
+func TestUploadFailedLeavesNoChunks(t *testing.T) {
+	t.Parallel()
+	var rows strings.Builder
+	rows.WriteString("姓名,证件号码\n")
+	for i := range 2 * worklist.ChunkRows {
+		fmt.Fprintf(&rows, "居民%d,%s\n", i, residentID(i))
+	}
+	// A row cut short: the reader stalls inside it, so both chunks before
+	// it are complete and stored while it waits.
+	const partial = "居民,44070"
+	tooBig := &http.MaxBytesError{Limit: 100}
+
+	for _, tc := range []struct {
+		name      string
+		wait      int // chunks stored before the reader ends
+		end       func(cancel context.CancelFunc) error
+		failChunk int
+		failList  bool
+		want      func(err error) bool
+	}{
+		{"the body is too large", 2, func(context.CancelFunc) error { return tooBig }, -1, false,
+			func(err error) bool { var e *http.MaxBytesError; return errors.As(err, &e) }},
+		{"the client goes away", 2, func(cancel context.CancelFunc) error { cancel(); return io.ErrUnexpectedEOF }, -1, false,
+			func(err error) bool { return err != nil }},
+		{"the caller's context ends", 2, func(cancel context.CancelFunc) error { cancel(); return io.EOF }, -1, false,
+			func(err error) bool { return errors.Is(err, context.Canceled) }},
+		{"a chunk is not stored", 1, func(context.CancelFunc) error { return io.EOF }, 1, false,
+			func(err error) bool { return errors.Is(err, errStoreDown) }},
+		{"the list is not stored", 2, func(context.CancelFunc) error { return io.EOF }, -1, true,
+			func(err error) bool { return errors.Is(err, errStoreDown) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			watch := newChunkWatch(f.store, tc.wait, tc.failChunk, tc.failList)
+			u := f.uploader()
+			u.Store = watch
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			body := &stallingReader{text: strings.NewReader(rows.String() + partial), reached: watch.reached,
+				end: func() error { return tc.end(cancel) }}
+			if tc.failList {
+				body.text = strings.NewReader(rows.String())
+			}
+			_, _, err := u.Upload(ctx, "x", worklist.KindNAT, "office", body)
+			if !tc.want(err) {
+				t.Fatalf("error %v", err)
+			}
+			watch.mu.Lock()
+			defer watch.mu.Unlock()
+			if len(watch.lists) != 1 || watch.stored < 1 {
+				t.Fatalf("chunks stored for %d lists, %d chunks: the test needs one stored", len(watch.lists), watch.stored)
+			}
+			for id := range watch.lists {
+				left, err := f.store.Chunks(context.Background(), id, true)
+				if err != nil || len(left) != 0 {
+					t.Errorf("list %s: %d chunks left after the failed upload, %v", id, len(left), err)
+				}
+			}
+			if lists, _ := f.store.Lists(context.Background()); len(lists) != 0 {
+				t.Errorf("a failed upload stored %d lists", len(lists))
+			}
+		})
 	}
 }

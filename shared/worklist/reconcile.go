@@ -425,21 +425,6 @@ func registryEvidence(v *pii.Vault, p registry.Person) (Evidence, error) {
 // chunkContext binds a chunk's sealed evidence to the list and chunk.
 func chunkContext(listID string, n int) string { return listID + "/" + strconv.Itoa(n) }
 
-// OpenChunk opens a chunk's evidence, one per key.
-func OpenChunk(v *pii.Vault, c Chunk) ([]Evidence, error) {
-	rows, err := openChunkRows(v, c)
-	if err != nil {
-		return nil, err
-	}
-	ev := make([]Evidence, len(rows))
-	for i, row := range rows {
-		if err := json.Unmarshal(row, &ev[i]); err != nil {
-			return nil, fmt.Errorf("chunk %d of list %s: row %d: %w", c.N, c.ListID, i, err)
-		}
-	}
-	return ev, nil
-}
-
 // openChunkRows opens a chunk's evidence, leaving each row undecoded.
 func openChunkRows(v *pii.Vault, c Chunk) ([]json.RawMessage, error) {
 	rows, err := pii.OpenJSON[[]json.RawMessage](v, c.Sealed, chunkContext(c.ListID, c.N))

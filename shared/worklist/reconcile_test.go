@@ -64,12 +64,19 @@ func (f *fixture) tasks(t *testing.T) map[string]worklist.Task {
 	t.Helper()
 	out := map[string]worklist.Task{}
 	for _, g := range []string{shichong1.Code, shichong2.Code, baisha.Code, grid.Unassigned} {
-		got, err := f.store.GridTasks(context.Background(), g, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, task := range got {
-			out[task.ID] = task
+		q := worklist.TaskQuery{GridCode: g, WithClosed: true, Limit: 100}
+		for {
+			page, err := f.store.GridTasks(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range page.Tasks {
+				out[task.ID] = task
+			}
+			if page.Next == "" {
+				break
+			}
+			q.After = page.Next
 		}
 	}
 	return out

@@ -7,7 +7,10 @@ package worklist
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+
+	"gridcode/shared/dates"
 )
 
 // RegistryList is the list id that names the population registry itself.
@@ -132,6 +135,9 @@ var (
 type Store interface {
 	// PutListChunk stores one chunk; the list is not visible until PutList.
 	PutListChunk(ctx context.Context, c Chunk) error
+	// DeleteListChunks deletes every chunk of a list, for an upload that
+	// failed: its rows are personal data with no list to show them.
+	DeleteListChunks(ctx context.Context, listID string) error
 	PutList(ctx context.Context, l List) error
 	// GetList returns ErrNotFound for an unknown id.
 	GetList(ctx context.Context, id string) (List, error)
@@ -148,9 +154,10 @@ type Store interface {
 	CreateTasks(ctx context.Context, tasks []Task) (created int, err error)
 	// GetTask returns ErrNotFound for an unknown id.
 	GetTask(ctx context.Context, id string) (Task, error)
-	// GridTasks lists a grid's tasks, open and revisit ones first by DueOn,
-	// then closed ones; closed ones only if withClosed.
-	GridTasks(ctx context.Context, gridCode string, withClosed bool) ([]Task, error)
+	// GridTasks returns a page of a grid's tasks in TaskPosition order:
+	// open and revisit ones first by DueOn, then closed ones (only if
+	// q.WithClosed), each part by id.
+	GridTasks(ctx context.Context, q TaskQuery) (TaskPage, error)
 	// UpdateTask stores t (with Version already fromVersion+1) if the stored
 	// task still has fromVersion, else ErrConflict.
 	UpdateTask(ctx context.Context, t Task, fromVersion int) error
@@ -159,4 +166,47 @@ type Store interface {
 	// OpenTaskCounts counts open and revisit tasks by reason, for the
 	// district's statistics.
 	OpenTaskCounts(ctx context.Context) (map[string]int, error)
+}
+
+// TaskQuery selects a page of one grid's tasks.
+type TaskQuery struct {
+	GridCode   string
+	WithClosed bool
+	// After is the TaskPosition of the last task of the previous page; ""
+	// starts at the first.
+	After string
+	// Limit (> 0) bounds the page.
+	Limit int
+}
+
+// TaskPage is one page of a grid's tasks; Next is the TaskPosition of its
+// last task when more follow, else empty.
+type TaskPage struct {
+	Tasks []Task
+	Next  string
+}
+
+// TaskPosition is where a task sorts in its grid's list: "0" for an open
+// or revisit task, "1" for a closed one, then its due day and its id, as
+// "0#2026-11-30#t…". The stores order by it and page after it.
+func TaskPosition(t Task) string {
+	rank := "1"
+	if t.Status != TaskClosed {
+		rank = "0"
+	}
+	return rank + "#" + t.DueOn + "#" + t.ID
+}
+
+// ParseTaskPosition splits a TaskPosition; ok is false for a string
+// TaskPosition cannot have made.
+func ParseTaskPosition(pos string) (open bool, dueOn, id string, ok bool) {
+	rank, rest, ok1 := strings.Cut(pos, "#")
+	dueOn, id, ok2 := strings.Cut(rest, "#")
+	if !ok1 || !ok2 || (rank != "0" && rank != "1") || id == "" || strings.Contains(id, "#") {
+		return false, "", "", false
+	}
+	if _, valid := dates.Parse(dueOn); !valid {
+		return false, "", "", false
+	}
+	return rank == "0", dueOn, id, true
 }

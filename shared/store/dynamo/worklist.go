@@ -73,14 +73,9 @@ func taskKey(id string) map[string]types.AttributeValue {
 func isOpen(status string) bool { return status == worklist.TaskOpen || status == worklist.TaskRevisit }
 
 // gridSort orders a grid's tasks: open and revisit ones first, each part
-// by due date.
-func gridSort(t worklist.Task) string {
-	rank := "1"
-	if isOpen(t.Status) {
-		rank = "0"
-	}
-	return rank + "#" + t.DueOn + "#" + t.ID
-}
+// by due date; it is the task's worklist.TaskPosition, so a page's last
+// position is the index key to start the next page after.
+func gridSort(t worklist.Task) string { return worklist.TaskPosition(t) }
 
 func newTaskItem(t worklist.Task) taskItem {
 	it := taskItem{Task: t, GridSort: gridSort(t)}
@@ -102,14 +97,30 @@ func (s *Store) PutListChunk(ctx context.Context, c worklist.Chunk) error {
 	return nil
 }
 
-// PutList implements worklist.Store: the chunks get the list's expiry,
-// then the list's item is written, which makes the list visible.
-func (s *Store) PutList(ctx context.Context, l worklist.List) error {
+// DeleteListChunks implements worklist.Store: a Query of the chunks' keys,
+// then BatchWriteItem deletes, 25 a call.
+func (s *Store) DeleteListChunks(ctx context.Context, listID string) error {
+	chunks, err := s.chunkNumbers(ctx, listID)
+	if err != nil {
+		return fmt.Errorf("delete chunks of list %s: %w", listID, err)
+	}
+	reqs := make([]types.WriteRequest, len(chunks))
+	for i, n := range chunks {
+		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: chunkKey(listID, n)}}
+	}
+	if err := s.batchWrite(ctx, s.tables.ListChunks, reqs); err != nil {
+		return fmt.Errorf("delete chunks of list %s: %w", listID, err)
+	}
+	return nil
+}
+
+// chunkNumbers lists the numbers of a list's stored chunks.
+func (s *Store) chunkNumbers(ctx context.Context, listID string) ([]int, error) {
 	var chunks []int
 	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.ListChunks),
 		KeyConditionExpression:    aws.String("listId = :id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sAttr(l.ID)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sAttr(listID)},
 		ProjectionExpression:      aws.String("#c"),
 		ExpressionAttributeNames:  map[string]string{"#c": "chunk"},
 		ConsistentRead:            aws.Bool(true),
@@ -117,17 +128,27 @@ func (s *Store) PutList(ctx context.Context, l worklist.List) error {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("put list %s: query chunks: %w", l.ID, err)
+			return nil, fmt.Errorf("query chunks: %w", err)
 		}
 		for _, item := range page.Items {
 			var c struct {
 				N int `json:"chunk"`
 			}
 			if err := unmarshal(item, &c); err != nil {
-				return fmt.Errorf("put list %s: decode chunk: %w", l.ID, err)
+				return nil, fmt.Errorf("decode chunk: %w", err)
 			}
 			chunks = append(chunks, c.N)
 		}
+	}
+	return chunks, nil
+}
+
+// PutList implements worklist.Store: the chunks get the list's expiry,
+// then the list's item is written, which makes the list visible.
+func (s *Store) PutList(ctx context.Context, l worklist.List) error {
+	chunks, err := s.chunkNumbers(ctx, l.ID)
+	if err != nil {
+		return fmt.Errorf("put list %s: %w", l.ID, err)
 	}
 	update := &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.tables.ListChunks),
@@ -140,7 +161,7 @@ func (s *Store) PutList(ctx context.Context, l worklist.List) error {
 		update.UpdateExpression = aws.String("SET #e = :e")
 		update.ExpressionAttributeValues = map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(l.ExpiresAt, 10)}}
 	}
-	err := parallel(ctx, len(chunks), taskWorkers, func(i int) error {
+	err = parallel(ctx, len(chunks), taskWorkers, func(i int) error {
 		in := *update
 		in.Key = chunkKey(l.ID, chunks[i])
 		_, err := s.api.UpdateItem(ctx, &in)
@@ -347,38 +368,64 @@ func (s *Store) GetTask(ctx context.Context, id string) (worklist.Task, error) {
 }
 
 // GridTasks implements worklist.Store with a Query of the grid index,
-// whose sort key puts open and revisit tasks first, each by due date.
-func (s *Store) GridTasks(ctx context.Context, gridCode string, withClosed bool) ([]worklist.Task, error) {
-	key := expression.Key("gridCode").Equal(expression.Value(gridCode))
-	if !withClosed {
+// whose sort key puts open and revisit tasks first, each by due date. It
+// asks for one task more than the page, to know whether another follows.
+func (s *Store) GridTasks(ctx context.Context, q worklist.TaskQuery) (worklist.TaskPage, error) {
+	if q.Limit <= 0 {
+		return worklist.TaskPage{}, fmt.Errorf("query tasks of grid %s: limit %d", q.GridCode, q.Limit)
+	}
+	key := expression.Key("gridCode").Equal(expression.Value(q.GridCode))
+	if !q.WithClosed {
 		key = key.And(expression.Key("gridSort").BeginsWith("0#"))
 	}
 	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
 	if err != nil {
-		return nil, fmt.Errorf("query tasks of grid %s: %w", gridCode, err)
+		return worklist.TaskPage{}, fmt.Errorf("query tasks of grid %s: %w", q.GridCode, err)
 	}
-	var out []worklist.Task
-	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.tables.Tasks),
-		IndexName:                 aws.String(TaskGridIndex),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query tasks of grid %s: %w", gridCode, err)
+	var start map[string]types.AttributeValue
+	if q.After != "" {
+		open, _, id, ok := worklist.ParseTaskPosition(q.After)
+		if !ok {
+			return worklist.TaskPage{}, fmt.Errorf("query tasks of grid %s: malformed position %q", q.GridCode, q.After)
 		}
-		for _, item := range page.Items {
+		// Past the open tasks, none follows; DynamoDB refuses a start key
+		// outside the key condition.
+		if !open && !q.WithClosed {
+			return worklist.TaskPage{}, nil
+		}
+		// A start key of an index names the index's key and the table's.
+		start = map[string]types.AttributeValue{"gridCode": sAttr(q.GridCode), "gridSort": sAttr(q.After), "taskId": sAttr(id)}
+	}
+	var page worklist.TaskPage
+	for {
+		out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.tables.Tasks),
+			IndexName:                 aws.String(TaskGridIndex),
+			KeyConditionExpression:    expr.KeyCondition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(int32(q.Limit - len(page.Tasks) + 1)),
+		})
+		if err != nil {
+			return worklist.TaskPage{}, fmt.Errorf("query tasks of grid %s: %w", q.GridCode, err)
+		}
+		for _, item := range out.Items {
+			if len(page.Tasks) == q.Limit {
+				page.Next = gridSort(page.Tasks[len(page.Tasks)-1])
+				return page, nil
+			}
 			var t worklist.Task
 			if err := unmarshal(item, &t); err != nil {
-				return nil, fmt.Errorf("decode task of grid %s: %w", gridCode, err)
+				return worklist.TaskPage{}, fmt.Errorf("decode task of grid %s: %w", q.GridCode, err)
 			}
-			out = append(out, t)
+			page.Tasks = append(page.Tasks, t)
 		}
+		if out.LastEvaluatedKey == nil {
+			return page, nil
+		}
+		start = out.LastEvaluatedKey
 	}
-	return out, nil
 }
 
 // UpdateTask implements worklist.Store: the task replaced whole, on the

@@ -136,6 +136,25 @@ func (s *Store) PutListChunk(ctx context.Context, c worklist.Chunk) error {
 	return nil
 }
 
+// DeleteListChunks implements worklist.Store in one transaction.
+func (s *Store) DeleteListChunks(ctx context.Context, listID string) error {
+	prefix := key(listID, "")
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketListChunks).Cursor()
+		// Delete moves the cursor to the next key, so the loop does not step.
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete chunks of list %s: %w", listID, err)
+	}
+	return nil
+}
+
 // PutList implements worklist.Store.
 func (s *Store) PutList(ctx context.Context, l worklist.List) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -338,25 +357,60 @@ func (s *Store) GetTask(ctx context.Context, id string) (worklist.Task, error) {
 }
 
 // GridTasks implements worklist.Store with a seek in the grid index: its
-// keys are in the order the port promises.
-func (s *Store) GridTasks(ctx context.Context, gridCode string, withClosed bool) ([]worklist.Task, error) {
-	prefix := key(gridCode, "")
-	if !withClosed {
-		prefix = key(gridCode, "0", "")
+// keys are in the order the port promises, so a page starts right after
+// the position it is given.
+func (s *Store) GridTasks(ctx context.Context, q worklist.TaskQuery) (worklist.TaskPage, error) {
+	if q.Limit <= 0 {
+		return worklist.TaskPage{}, fmt.Errorf("tasks of grid %s: limit %d", q.GridCode, q.Limit)
 	}
-	var out []worklist.Task
+	prefix := key(q.GridCode, "")
+	if !q.WithClosed {
+		prefix = key(q.GridCode, "0", "")
+	}
+	start := prefix
+	var after []byte
+	if q.After != "" {
+		open, dueOn, id, ok := worklist.ParseTaskPosition(q.After)
+		if !ok {
+			return worklist.TaskPage{}, fmt.Errorf("tasks of grid %s: malformed position %q", q.GridCode, q.After)
+		}
+		after = taskGridKey(worklist.Task{GridCode: q.GridCode, Status: statusOf(open), DueOn: dueOn, ID: id})
+		if bytes.Compare(after, start) > 0 {
+			start = after
+		}
+	}
+	var page worklist.TaskPage
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return eachPrefixed(tx.Bucket(bucketTasksByGrid), prefix, func(k, _ []byte) error {
+		c := tx.Bucket(bucketTasksByGrid).Cursor()
+		for k, _ := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if after != nil && bytes.Compare(k, after) <= 0 {
+				continue
+			}
+			if len(page.Tasks) == q.Limit {
+				page.Next = worklist.TaskPosition(page.Tasks[len(page.Tasks)-1])
+				return nil
+			}
 			id := k[bytes.LastIndexByte(k, 0)+1:]
 			t, err := getTask(tx, string(id))
 			if err != nil {
 				return err
 			}
-			out = append(out, t)
-			return nil
-		})
+			page.Tasks = append(page.Tasks, t)
+		}
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return worklist.TaskPage{}, fmt.Errorf("tasks of grid %s: %w", q.GridCode, err)
+	}
+	return page, nil
+}
+
+// statusOf is a status of the rank a task position names.
+func statusOf(open bool) string {
+	if open {
+		return worklist.TaskOpen
+	}
+	return worklist.TaskClosed
 }
 
 // UpdateTask implements worklist.Store: the grid index entry and the open

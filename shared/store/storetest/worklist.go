@@ -71,12 +71,40 @@ func mustGetTask(t *testing.T, s WorklistStore, id string) worklist.Task {
 
 var taskCmp = cmpopts.EquateEmpty()
 
+// gridTasksPageSize is small, so that every listing the contract checks
+// takes several pages.
+const gridTasksPageSize = 2
+
+// allGridTasks reads every page of a grid's tasks.
+func allGridTasks(s WorklistStore, gridCode string, withClosed bool, limit int) ([]worklist.Task, error) {
+	var all []worklist.Task
+	q := worklist.TaskQuery{GridCode: gridCode, WithClosed: withClosed, Limit: limit}
+	for range 1000 {
+		page, err := s.GridTasks(context.Background(), q)
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Tasks) > limit {
+			return nil, fmt.Errorf("a page of %d tasks, limit %d", len(page.Tasks), limit)
+		}
+		all = append(all, page.Tasks...)
+		if page.Next == "" {
+			return all, nil
+		}
+		if len(page.Tasks) == 0 || page.Next != worklist.TaskPosition(page.Tasks[len(page.Tasks)-1]) {
+			return nil, fmt.Errorf("page after %q: next %q is not the position of its last task", q.After, page.Next)
+		}
+		q.After = page.Next
+	}
+	return nil, errors.New("more than 1000 pages")
+}
+
 // gridTasksAre checks, for eventually, that GridTasks lists the tasks of
-// wantIDs in that order, each as GetTask returns it.
+// wantIDs in that order, page by page, each as GetTask returns it.
 func gridTasksAre(s WorklistStore, gridCode string, withClosed bool, wantIDs ...string) func() string {
 	return func() string {
 		ctx := context.Background()
-		got, err := s.GridTasks(ctx, gridCode, withClosed)
+		got, err := allGridTasks(s, gridCode, withClosed, gridTasksPageSize)
 		if err != nil {
 			return fmt.Sprintf("GridTasks %s: %v", gridCode, err)
 		}
@@ -238,6 +266,42 @@ func runListTests(t *testing.T, newStore func(t *testing.T) WorklistStore) {
 		}
 	})
 
+	t.Run("a failed upload's chunks are deleted", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		// More chunks than one DynamoDB batch deletes.
+		const n = 27
+		for i := range n {
+			if err := s.PutListChunk(ctx, chunk("l1", i, 3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		other := chunk("l10", 0, 3) // a list whose id starts with l1's
+		if err := s.PutListChunk(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteListChunks(ctx, "l1"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Chunks(ctx, "l1", true)
+		if err != nil || len(got) != 0 {
+			t.Errorf("after DeleteListChunks: %d chunks, %v; want none", len(got), err)
+		}
+		if _, err := s.Chunk(ctx, "l1", n-1); !errors.Is(err, worklist.ErrNotFound) {
+			t.Errorf("Chunk after DeleteListChunks = %v, want ErrNotFound", err)
+		}
+		kept, err := s.Chunks(ctx, "l10", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]worklist.Chunk{other}, kept); diff != "" {
+			t.Errorf("another list's chunks (-want +got):\n%s", diff)
+		}
+		if err := s.DeleteListChunks(ctx, "nope"); err != nil {
+			t.Errorf("DeleteListChunks of a list without chunks = %v", err)
+		}
+	})
+
 	t.Run("reconciliations are recorded", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
@@ -323,6 +387,71 @@ func runTaskTests(t *testing.T, newStore func(t *testing.T) WorklistStore) {
 		eventually(t, gridTasksAre(s, "g10", true, "h"))
 		eventually(t, gridTasksAre(s, "g", true, "i"))
 		eventually(t, gridTasksAre(s, "g2", true))
+	})
+
+	t.Run("grid tasks page by page", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		mustCreateTasks(t, s, []worklist.Task{
+			task("a", "g1", worklist.TaskOpen, "2022-12-05"),
+			task("b", "g1", worklist.TaskRevisit, "2022-12-03"),
+			task("c", "g1", worklist.TaskOpen, "2022-12-04"),
+			task("d", "g1", worklist.TaskClosed, "2022-12-01"),
+			task("e", "g1", worklist.TaskOpen, "2022-12-04"),
+			task("f", "g1", worklist.TaskClosed, "2022-12-02"),
+			task("h", "g10", worklist.TaskOpen, "2022-12-01"),
+		}, 7)
+		all := []string{"b", "c", "e", "a", "d", "f"}
+		eventually(t, gridTasksAre(s, "g1", true, all...))
+		for _, limit := range []int{1, 3, 4, 6, 7, 200} {
+			got, err := allGridTasks(s, "g1", true, limit)
+			if err != nil {
+				t.Fatalf("limit %d: %v", limit, err)
+			}
+			ids := make([]string, len(got))
+			for i, tk := range got {
+				ids[i] = tk.ID
+			}
+			if diff := cmp.Diff(all, ids); diff != "" {
+				t.Errorf("pages of %d (-want +got):\n%s", limit, diff)
+			}
+		}
+
+		for _, tc := range []struct {
+			name     string
+			q        worklist.TaskQuery
+			want     []string
+			wantNext string
+		}{
+			{"a full first page", worklist.TaskQuery{GridCode: "g1", Limit: 2}, []string{"b", "c"}, "0#2022-12-04#c"},
+			{"the open tasks end exactly at the limit", worklist.TaskQuery{GridCode: "g1", Limit: 4}, []string{"b", "c", "e", "a"}, ""},
+			{"the open ones end the page: closed ones follow", worklist.TaskQuery{GridCode: "g1", WithClosed: true, Limit: 4}, []string{"b", "c", "e", "a"}, "0#2022-12-05#a"},
+			{"after the last open task", worklist.TaskQuery{GridCode: "g1", WithClosed: true, After: "0#2022-12-05#a", Limit: 4}, []string{"d", "f"}, ""},
+			{"after a position no task holds", worklist.TaskQuery{GridCode: "g1", After: "0#2022-12-04#d", Limit: 10}, []string{"e", "a"}, ""},
+			{"after a closed position, open tasks only", worklist.TaskQuery{GridCode: "g1", After: "1#2022-12-01#d", Limit: 10}, nil, ""},
+			{"after every task", worklist.TaskQuery{GridCode: "g1", WithClosed: true, After: "1#2022-12-02#f", Limit: 10}, nil, ""},
+			{"another grid's position", worklist.TaskQuery{GridCode: "g10", After: "0#2022-12-01#h", Limit: 10}, nil, ""},
+		} {
+			page, err := s.GridTasks(ctx, tc.q)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			ids := make([]string, len(page.Tasks))
+			for i, tk := range page.Tasks {
+				ids[i] = tk.ID
+			}
+			if diff := cmp.Diff(tc.want, ids, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+			}
+			if page.Next != tc.wantNext {
+				t.Errorf("%s: next %q, want %q", tc.name, page.Next, tc.wantNext)
+			}
+		}
+		for _, bad := range []worklist.TaskQuery{{GridCode: "g1"}, {GridCode: "g1", Limit: -1}, {GridCode: "g1", Limit: 10, After: "2#2022-12-01#d"}} {
+			if _, err := s.GridTasks(ctx, bad); err == nil {
+				t.Errorf("GridTasks(%+v) = nil error, want one", bad)
+			}
+		}
 	})
 
 	t.Run("update task is conditional and moves its grid", func(t *testing.T) {
