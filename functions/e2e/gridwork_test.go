@@ -368,12 +368,12 @@ func (s *gwSystem) testSearch(ctx context.Context, t *testing.T) {
 func (s *gwSystem) testImports(ctx context.Context, t *testing.T) {
 	started := time.Date(2022, 12, 6, 1, 2, 3, 0, time.UTC)
 	im := registry.Import{
-		ID: "i-e2e-20221206", Source: "s3://gridcode-uploads/registry/20221206.csv", Status: registry.ImportDone,
+		ID: "i-e2e-20221206", Source: "20221206.csv", Status: registry.ImportDone,
 		Offset: 48211, Line: 304, Rows: 303, Written: 300, Bad: 3,
 		StartedAt: started, UpdatedAt: started.Add(40 * time.Second), FinishedAt: started.Add(41 * time.Second),
-		ExpiresAt: started.Add(90 * 24 * time.Hour).Unix(),
+		ExpiresAt: started.Add(90 * 24 * time.Hour).Unix(), Version: 1,
 	}
-	if err := s.store.PutImport(ctx, im); err != nil {
+	if err := s.store.PutImport(ctx, im, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Two chunks' refused rows, the second chunk's stored first.

@@ -49,7 +49,7 @@ func realMain(ctx context.Context) error {
 		Reader: &report.Reader{Store: store, Vault: vault},
 		Staff:  staff,
 	}.Register(mux)
-	httpapi.NewFollowUpsAPI(store, settings, time.Now, staff).Register(mux)
+	httpapi.NewFollowUpsAPI(store, settings, vault, time.Now, staff).Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil
 }

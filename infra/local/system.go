@@ -151,7 +151,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 		Audit: gridwork.Auditor{Log: store, Now: now}, Scope: SearchScope,
 	}, Imports: store, Staff: staff}.Register(mux)
 	httpapi.NewWorklistAPI(store, settings, vault, now, staff).Register(mux)
-	httpapi.NewFollowUpsAPI(store, settings, now, staff).Register(mux)
+	httpapi.NewFollowUpsAPI(store, settings, vault, now, staff).Register(mux)
 	httpapi.StatsAPI{Source: store, Grids: settings, Deadlines: report.DefaultDeadlines(), Staff: staff}.Register(mux)
 	// The local runner's window on the phone network: what was "sent".
 	mux.Handle("GET /dev/sms", sys.Outbox.Handler())

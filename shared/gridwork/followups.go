@@ -2,11 +2,13 @@ package gridwork
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	"gridcode/shared/auth"
+	"gridcode/shared/fields"
 	"gridcode/shared/grid"
 	"gridcode/shared/report"
 )
@@ -14,8 +16,7 @@ import (
 // FollowUps is the grid worker's side of a report after it came in: what
 // was done about it, and what is overdue.
 type FollowUps struct {
-	Reports   report.Store
-	Desk      *report.FollowUps
+	Desk      *report.FollowUps // reads, versions and seals; its Vault opens the notes
 	Grids     Grids
 	Deadlines report.Deadlines
 	Now       func() time.Time
@@ -34,16 +35,43 @@ type Due struct {
 	Escalation  string    `json:"escalation"`
 }
 
-// Record adds a follow-up to a report of the caller's grid.
-func (f FollowUps) Record(ctx context.Context, c Caller, reportID string, in report.FollowUpInput) (report.Record, error) {
-	r, err := f.Reports.Get(ctx, reportID)
+// Recorded is a report after a follow-up, as the worker who recorded it
+// sees it: where it is now, its deadline and its follow-ups, notes opened.
+type Recorded struct {
+	ReportID       string                `json:"reportId"`
+	GridCode       string                `json:"gridCode"`
+	Status         string                `json:"status"`
+	Version        int                   `json:"version"`
+	ContactDue     time.Time             `json:"contactDue"`
+	FirstContactAt time.Time             `json:"firstContactAt"`
+	ClosedAt       time.Time             `json:"closedAt"`
+	FollowUps      []report.FollowUpView `json:"followUps"`
+}
+
+// Record adds a follow-up to a report of the caller's grid. The grid is
+// checked on the very read the follow-up is versioned against: a report
+// moved away meanwhile is a conflict, not a follow-up by the old grid.
+func (f FollowUps) Record(ctx context.Context, c Caller, reportID string, in report.FollowUpInput) (Recorded, error) {
+	if err := requireGridWork(c); err != nil {
+		return Recorded{}, err
+	}
+	r, err := f.Desk.Record(ctx, c.Subject, reportID, in, func(r report.Record) error {
+		if !c.CanReadGrid(r.GridCode) {
+			return auth.ErrForbidden
+		}
+		return nil
+	})
 	if err != nil {
-		return report.Record{}, err
+		return Recorded{}, err
 	}
-	if !c.CanReadGrid(r.GridCode) {
-		return report.Record{}, auth.ErrForbidden
+	views, err := report.OpenFollowUps(f.Desk.Vault, r)
+	if err != nil {
+		return Recorded{}, err
 	}
-	return f.Desk.Record(ctx, c.Subject, reportID, in)
+	return Recorded{
+		ReportID: r.ID, GridCode: r.GridCode, Status: r.Status, Version: r.Version,
+		ContactDue: r.ContactDue, FirstContactAt: r.FirstContactAt, ClosedAt: r.ClosedAt, FollowUps: views,
+	}, nil
 }
 
 // Overdue lists a grid's overdue reports, most escalated first.
@@ -51,16 +79,20 @@ func (f FollowUps) Overdue(ctx context.Context, c Caller, gridCode string) ([]Du
 	if !c.CanReadGrid(gridCode) {
 		return nil, auth.ErrForbidden
 	}
-	recs, err := f.Desk.Overdue(ctx, gridCode, f.Now())
+	now := f.Now()
+	recs, err := f.Desk.Overdue(ctx, gridCode, now)
 	if err != nil {
 		return nil, err
 	}
-	return f.due(recs), nil
+	return f.due(recs, now), nil
 }
 
 // Escalated lists, for the district office, the overdue reports of every
 // grid that reached at least level (community or district), optionally of
-// one community.
+// one community. The community is named as people write it (石冲 for
+// 石冲社区); one the directory does not know is a *fields.Error. Its
+// reports are those of its grids, and those of the district pool that
+// name it.
 func (f FollowUps) Escalated(ctx context.Context, c Caller, level report.EscalationLevel, community string) ([]Due, error) {
 	if !c.IsDistrictAdmin() {
 		return nil, auth.ErrForbidden
@@ -69,12 +101,35 @@ func (f FollowUps) Escalated(ctx context.Context, c Caller, level report.Escalat
 	if err != nil {
 		return nil, err
 	}
+	inCommunity := func(report.Record) bool { return true }
 	codes := []string{grid.Unassigned}
-	for _, g := range dir.Grids() {
-		if community == "" || g.Community == community {
+	if community != "" {
+		name, ok := communityName(dir, community)
+		if !ok {
+			return nil, &fields.Error{Code: "invalid_query", Problems: []fields.Problem{{Field: "community", Reason: "unknown"}}}
+		}
+		// The pool holds reports of every community (those whose
+		// community matched no grid, or handed back by a worker): only the
+		// ones naming this community are its supervisor's.
+		inCommunity = func(r report.Record) bool {
+			if r.GridCode != grid.Unassigned {
+				return true
+			}
+			named, ok := communityName(dir, r.Community)
+			return ok && named == name
+		}
+		for _, g := range dir.Grids() {
+			if g.Community == name {
+				codes = append(codes, g.Code)
+			}
+		}
+	} else {
+		for _, g := range dir.Grids() {
 			codes = append(codes, g.Code)
 		}
 	}
+	// One instant for the whole answer: the filter, the order and the
+	// levels shown must agree on which side of a step each report is.
 	now := f.Now()
 	var (
 		mu    sync.Mutex
@@ -93,12 +148,12 @@ func (f FollowUps) Escalated(ctx context.Context, c Caller, level report.Escalat
 			defer mu.Unlock()
 			if err != nil {
 				if first == nil {
-					first = err
+					first = fmt.Errorf("escalated reports: %w", err)
 				}
 				return
 			}
 			for _, r := range recs {
-				if report.Escalation(r, now, f.Deadlines) >= level {
+				if report.Escalation(r, now, f.Deadlines) >= level && inCommunity(r) {
 					all = append(all, r)
 				}
 			}
@@ -113,13 +168,29 @@ func (f FollowUps) Escalated(ctx context.Context, c Caller, level report.Escalat
 		if li != lj {
 			return li > lj
 		}
-		return all[i].ContactDue.Before(all[j].ContactDue)
+		if !all[i].ContactDue.Equal(all[j].ContactDue) {
+			return all[i].ContactDue.Before(all[j].ContactDue)
+		}
+		return all[i].ID < all[j].ID
 	})
-	return f.due(all), nil
+	return f.due(all, now), nil
 }
 
-func (f FollowUps) due(recs []report.Record) []Due {
-	now := f.Now()
+// communityName is the directory's name of the community written name,
+// however it was written.
+func communityName(dir *grid.Directory, name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	code, ok := dir.ForCommunity(name)
+	if !ok {
+		return "", false
+	}
+	g, ok := dir.Lookup(code)
+	return g.Community, ok
+}
+
+func (f FollowUps) due(recs []report.Record, now time.Time) []Due {
 	out := make([]Due, 0, len(recs))
 	for _, r := range recs {
 		out = append(out, Due{

@@ -8,8 +8,6 @@ import (
 	"gridcode/shared/auth"
 	"gridcode/shared/fields"
 	"gridcode/shared/grid"
-	"gridcode/shared/idcard"
-	"gridcode/shared/phone"
 	"gridcode/shared/registry"
 )
 
@@ -56,6 +54,9 @@ type Found struct {
 
 // Run searches within the caller's scope and audits every person shown.
 func (s Search) Run(ctx context.Context, c Caller, q SearchQuery) ([]Found, error) {
+	if err := requireGridWork(c); err != nil {
+		return nil, err
+	}
 	dir, err := s.Grids.Grids(ctx)
 	if err != nil {
 		return nil, err
@@ -87,12 +88,11 @@ func (s Search) Run(ctx context.Context, c Caller, q SearchQuery) ([]Found, erro
 	found := make([]Found, 0, len(results))
 	keys := make([]string, 0, len(results))
 	for _, r := range results {
-		p := r.Person
+		p, m := r.Person, r.Personal.Masked(r.Person.IDType)
 		found = append(found, Found{
-			PersonKey: p.Key, Name: r.Personal.Name, IDType: string(p.IDType),
-			IDNumber: idcard.Mask(p.IDType, r.Personal.IDNumber), Phone: phone.Mask(r.Personal.Phone),
-			Town: p.Town, Community: p.Community, Address: r.Personal.Address, GridCode: p.GridCode,
-			ResidentType: string(p.ResidentType), Status: p.Status, LandlordPhone: phone.Mask(r.Personal.LandlordPhone),
+			PersonKey: p.Key, Name: m.Name, IDType: string(p.IDType), IDNumber: m.IDNumber, Phone: m.Phone,
+			Town: p.Town, Community: p.Community, Address: m.Address, GridCode: p.GridCode,
+			ResidentType: string(p.ResidentType), Status: p.Status, LandlordPhone: m.LandlordPhone,
 			Score: r.Score, Matched: r.Matched,
 		})
 		keys = append(keys, p.Key)

@@ -159,6 +159,12 @@ func (a WorklistAPI) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type")
 		return
 	}
+	// A body announced too large is refused unread; one that grows past the
+	// limit is cut by MaxBytesReader, and Upload deletes what it stored.
+	if r.ContentLength > MaxListBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large")
+		return
+	}
 	up, err := a.Uploader(r.Context())
 	if err != nil {
 		fail(w, r, err)
@@ -235,11 +241,18 @@ func (a WorklistAPI) reconcile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// gridTasks: ?closed=true also lists closed tasks; limit and nextToken
+// page through them.
 func (a WorklistAPI) gridTasks(w http.ResponseWriter, r *http.Request) {
 	a.Staff.answerCaller(w, r, http.StatusOK, func(c gridwork.Caller) (any, error) {
-		closed := r.URL.Query().Get("closed") == "true"
-		ts, err := a.Tasks.GridTasks(r.Context(), c, r.PathValue("gridCode"), closed)
-		return map[string]any{"tasks": ts}, err
+		q := r.URL.Query()
+		limit, err := queryInt(q.Get("limit"), "limit")
+		if err != nil {
+			return nil, err
+		}
+		return a.Tasks.GridTasks(r.Context(), c, r.PathValue("gridCode"), gridwork.TaskFilter{
+			WithClosed: q.Get("closed") == "true", NextToken: q.Get("nextToken"), Limit: limit,
+		})
 	})
 }
 
@@ -296,11 +309,7 @@ func (a FollowUpsAPI) record(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"reportId": rec.ID, "gridCode": rec.GridCode, "status": rec.Status, "version": rec.Version,
-		"contactDue": rec.ContactDue, "firstContactAt": rec.FirstContactAt, "closedAt": rec.ClosedAt,
-		"followUps": rec.FollowUps,
-	})
+	writeJSON(w, http.StatusCreated, rec)
 }
 
 func (a FollowUpsAPI) overdue(w http.ResponseWriter, r *http.Request) {
@@ -417,13 +426,14 @@ type FollowUpStores interface {
 	report.FollowUpStore
 }
 
-// NewFollowUpsAPI wires the follow-up routes.
-func NewFollowUpsAPI(store FollowUpStores, grids gridwork.Grids, now func() time.Time, staff Staff) FollowUpsAPI {
+// NewFollowUpsAPI wires the follow-up routes; vault seals and opens the
+// follow-ups' notes.
+func NewFollowUpsAPI(store FollowUpStores, grids gridwork.Grids, vault *pii.Vault, now func() time.Time, staff Staff) FollowUpsAPI {
 	d := report.DefaultDeadlines()
 	return FollowUpsAPI{
 		FollowUps: gridwork.FollowUps{
-			Reports: store, Grids: grids, Deadlines: d, Now: now,
-			Desk: &report.FollowUps{Reports: store, Updates: store, Grids: grids, Deadlines: d, Now: now},
+			Grids: grids, Deadlines: d, Now: now,
+			Desk: &report.FollowUps{Reports: store, Updates: store, Grids: grids, Vault: vault, Deadlines: d, Now: now},
 		},
 		Staff: staff,
 	}

@@ -73,6 +73,8 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, "changed_meanwhile")
 	case errors.Is(err, report.ErrClosed), errors.Is(err, worklist.ErrClosed):
 		writeError(w, http.StatusConflict, "already_closed")
+	case errors.Is(err, report.ErrTooManyFollowUps):
+		writeError(w, http.StatusConflict, "too_many_follow_ups")
 	case errors.Is(err, refresh.ErrInProgress):
 		writeError(w, http.StatusConflict, "refresh_in_progress")
 	case errors.Is(err, refresh.ErrBadDate):

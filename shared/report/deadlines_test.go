@@ -77,7 +77,7 @@ func TestEscalation(t *testing.T) {
 			r.ClosedAt, r.Status = submitted.Add(h), report.StatusClosed
 		}), 72 * h, report.EscalationNone},
 		{"unreachable attempts do not", with(open(risk.None), func(r *report.Record) {
-			r.FollowUps = []report.FollowUp{{At: submitted.Add(h), By: "w1", Outcome: report.Unreachable}}
+			r.FollowUps = []report.FollowUp{{At: submitted.Add(h), By: "w1", Outcome: report.OutcomeUnreachable}}
 		}), 24 * h, report.EscalationOverdue},
 		{"failed SMS: overdue at once", with(open(risk.None), func(r *report.Record) { r.FollowUp = report.FollowUpCall }), time.Minute, report.EscalationOverdue},
 		{"failed SMS: further steps on the usual clock", with(open(risk.None), func(r *report.Record) { r.FollowUp = report.FollowUpCall }), 48 * h, report.EscalationCommunity},

@@ -11,6 +11,7 @@ import (
 
 	"gridcode/shared/fields"
 	"gridcode/shared/grid"
+	"gridcode/shared/pii"
 	"gridcode/shared/textnorm"
 )
 
@@ -18,9 +19,20 @@ import (
 // thing a grid worker records.
 var ErrClosed = errors.New("report: closed")
 
+// ErrTooManyFollowUps refuses a follow-up once a report holds
+// MaxFollowUps (the last one kept for closing).
+var ErrTooManyFollowUps = errors.New("report: too many follow-ups")
+
 // NoteLimit bounds a follow-up's note: a reason or a short remark, not a
 // case file.
 const NoteLimit = 200
+
+// MaxFollowUps bounds the follow-ups of one report. They are stored in
+// the report's item, which DynamoDB caps at 400 KB; 100 sealed notes of
+// NoteLimit characters stay under 100 KB. No real case takes that many
+// calls: a report that does is being misused. The last place is kept for
+// closing, so a report that reached the cap can still leave the lists.
+const MaxFollowUps = 100
 
 // DefaultOverdueLookback bounds how far back Overdue looks: twice the
 // 7-day itinerary window a report is about. A report still uncontacted
@@ -34,11 +46,13 @@ type GridDirectory interface {
 }
 
 // FollowUps records what grid workers do about reports and lists the
-// reports whose first contact is late. Access is checked by the caller.
+// reports whose first contact is late. Who may act on a report is the
+// caller's rule, which Record applies to the very record it versions.
 type FollowUps struct {
 	Reports   Store
 	Updates   FollowUpStore
 	Grids     GridDirectory
+	Vault     *pii.Vault    // seals the notes
 	Deadlines Deadlines     // zero means DefaultDeadlines
 	Lookback  time.Duration // of Overdue; zero means DefaultOverdueLookback
 	Now       func() time.Time
@@ -52,10 +66,15 @@ type FollowUpInput struct {
 }
 
 // Record appends a follow-up to a report, by the staff member by, and
-// returns the report as stored. Bad input is a *fields.Error; a closed
-// report is ErrClosed; a report changed meanwhile is ErrConflict, for the
-// caller to read again and decide.
-func (f *FollowUps) Record(ctx context.Context, by, reportID string, in FollowUpInput) (Record, error) {
+// returns the report as stored. allow is the caller's access rule: it sees
+// the report as read, and the update is conditional on that very version,
+// so a report moved to another grid meanwhile is a conflict, never a
+// follow-up by the old grid's worker. Bad input is a *fields.Error; what
+// allow returns is passed through before anything else is said about the
+// report; a closed report is ErrClosed, a full one ErrTooManyFollowUps; a
+// report changed meanwhile is ErrConflict, for the caller to read again
+// and decide.
+func (f *FollowUps) Record(ctx context.Context, by, reportID string, in FollowUpInput, allow func(Record) error) (Record, error) {
 	var c fields.Collector
 	note := textnorm.Clean(in.Note)
 	switch {
@@ -65,11 +84,11 @@ func (f *FollowUps) Record(ctx context.Context, by, reportID string, in FollowUp
 		c.Add("note", "invalid_characters")
 	}
 	switch in.Outcome {
-	case Contacted, Tested, Unreachable, Closed:
+	case OutcomeContacted, OutcomeTested, OutcomeUnreachable, OutcomeClosed:
 		if in.ToGrid != "" {
 			c.Add("toGrid", "not_allowed")
 		}
-	case WrongGrid:
+	case OutcomeWrongGrid:
 		// The next grid's worker needs to know why the report came to them.
 		if note == "" {
 			c.Add("note", "required")
@@ -86,25 +105,34 @@ func (f *FollowUps) Record(ctx context.Context, by, reportID string, in FollowUp
 	if by == "" {
 		return Record{}, fmt.Errorf("follow-up on report %s: no staff member named", reportID)
 	}
+	if allow == nil {
+		return Record{}, fmt.Errorf("follow-up on report %s: no access rule", reportID)
+	}
 
 	r, err := f.Reports.Get(ctx, reportID)
 	if err != nil {
 		return Record{}, fmt.Errorf("follow-up on report %s: %w", reportID, err)
 	}
+	if err := allow(r); err != nil {
+		return Record{}, fmt.Errorf("follow-up on report %s: %w", reportID, err)
+	}
 	if r.Status == StatusClosed {
 		return Record{}, fmt.Errorf("follow-up on report %s: %w", reportID, ErrClosed)
 	}
+	if n := len(r.FollowUps); n >= MaxFollowUps || (n >= MaxFollowUps-1 && in.Outcome != OutcomeClosed) {
+		return Record{}, fmt.Errorf("follow-up on report %s with %d: %w", reportID, n, ErrTooManyFollowUps)
+	}
 	now := f.Now().UTC()
-	entry := FollowUp{At: now, By: by, Outcome: in.Outcome, Note: note}
+	entry := FollowUp{At: now, By: by, Outcome: in.Outcome}
 	switch in.Outcome {
-	case Contacted, Tested:
+	case OutcomeContacted, OutcomeTested:
 		if r.FirstContactAt.IsZero() {
 			r.FirstContactAt = now
 		}
 		r.Status = StatusInProgress
-	case Unreachable:
+	case OutcomeUnreachable:
 		// An attempt, not contact: the status stays and the deadline runs.
-	case WrongGrid:
+	case OutcomeWrongGrid:
 		if err := f.checkMove(ctx, r.GridCode, in.ToGrid); err != nil {
 			return Record{}, err
 		}
@@ -117,8 +145,11 @@ func (f *FollowUps) Record(ctx context.Context, by, reportID string, in FollowUp
 		// twice waits twice, is visible in its FollowUps. A person already
 		// reached keeps FirstContactAt, and so has no deadline to meet.
 		r.ContactDue = f.Deadlines.ContactDue(now, r.RiskLevel)
-	case Closed:
+	case OutcomeClosed:
 		r.Status, r.ClosedAt = StatusClosed, now
+	}
+	if entry.NoteSealed, err = sealNote(f.Vault, r.ID, len(r.FollowUps), note); err != nil {
+		return Record{}, err
 	}
 	r.FollowUps = append(r.FollowUps, entry)
 	from := r.Version

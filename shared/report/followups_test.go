@@ -1,7 +1,9 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,8 +12,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"gridcode/shared/alert"
+	"gridcode/shared/auth"
 	"gridcode/shared/fields"
 	"gridcode/shared/grid"
 	"gridcode/shared/report"
@@ -34,8 +38,16 @@ func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t 
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 func newFollowUps(f fixture, clk *clock) *report.FollowUps {
-	return &report.FollowUps{Reports: f.store, Updates: f.store, Grids: f.settings, Now: clk.Now}
+	return &report.FollowUps{Reports: f.store, Updates: f.store, Grids: f.settings, Vault: f.vault, Now: clk.Now}
 }
+
+// anyone is the access rule of tests about what a follow-up does, not who
+// may record it.
+func anyone(report.Record) error { return nil }
+
+// ignoreSealedNotes compares follow-ups without their sealed notes, whose
+// nonces differ on every seal; the notes are compared opened.
+var ignoreSealedNotes = cmpopts.IgnoreFields(report.FollowUp{}, "NoteSealed")
 
 // submitHighRisk stores the fixture's report: high risk, in the lead grid,
 // due 4 h after now.
@@ -65,56 +77,57 @@ func TestFollowUpOutcomes(t *testing.T) {
 	cases := []struct {
 		name  string
 		steps []step
-		want  func(r report.Record) report.Record // from the report as submitted
+		want  func(r report.Record) report.Record // from the report as submitted, notes aside
+		notes []string                            // the follow-ups' notes, opened
 	}{
-		{"contacted starts the work", []step{{h, report.FollowUpInput{Outcome: report.Contacted, Note: " 电话已通 "}}},
+		{"contacted starts the work", []step{{h, report.FollowUpInput{Outcome: report.OutcomeContacted, Note: " 电话已通 "}}},
 			func(r report.Record) report.Record {
 				r.Status, r.FirstContactAt, r.Version = report.StatusInProgress, now.Add(h), 1
-				r.FollowUps = []report.FollowUp{{At: now.Add(h), By: "w1", Outcome: report.Contacted, Note: "电话已通"}}
+				r.FollowUps = []report.FollowUp{{At: now.Add(h), By: "w1", Outcome: report.OutcomeContacted}}
 				return r
-			}},
-		{"unreachable is an attempt, not contact", []step{{h, report.FollowUpInput{Outcome: report.Unreachable, Note: "无人接听"}}},
+			}, []string{"电话已通"}},
+		{"unreachable is an attempt, not contact", []step{{h, report.FollowUpInput{Outcome: report.OutcomeUnreachable, Note: "无人接听"}}},
 			func(r report.Record) report.Record {
 				r.Version = 1
-				r.FollowUps = []report.FollowUp{{At: now.Add(h), By: "w1", Outcome: report.Unreachable, Note: "无人接听"}}
+				r.FollowUps = []report.FollowUp{{At: now.Add(h), By: "w1", Outcome: report.OutcomeUnreachable}}
 				return r
-			}},
+			}, []string{"无人接听"}},
 		{"first contact is the first one", []step{
-			{h, report.FollowUpInput{Outcome: report.Unreachable}},
-			{2 * h, report.FollowUpInput{Outcome: report.Tested}},
-			{3 * h, report.FollowUpInput{Outcome: report.Contacted}},
+			{h, report.FollowUpInput{Outcome: report.OutcomeUnreachable}},
+			{2 * h, report.FollowUpInput{Outcome: report.OutcomeTested}},
+			{3 * h, report.FollowUpInput{Outcome: report.OutcomeContacted}},
 		}, func(r report.Record) report.Record {
 			r.Status, r.FirstContactAt, r.Version = report.StatusInProgress, now.Add(2*h), 3
 			r.FollowUps = []report.FollowUp{
-				{At: now.Add(h), By: "w1", Outcome: report.Unreachable},
-				{At: now.Add(2 * h), By: "w1", Outcome: report.Tested},
-				{At: now.Add(3 * h), By: "w1", Outcome: report.Contacted},
+				{At: now.Add(h), By: "w1", Outcome: report.OutcomeUnreachable},
+				{At: now.Add(2 * h), By: "w1", Outcome: report.OutcomeTested},
+				{At: now.Add(3 * h), By: "w1", Outcome: report.OutcomeContacted},
 			}
 			return r
-		}},
-		{"wrong grid moves it with a fresh deadline", []step{{10 * h, report.FollowUpInput{Outcome: report.WrongGrid, Note: "住第2网格", ToGrid: secondGrid}}},
+		}, []string{"", "", ""}},
+		{"wrong grid moves it with a fresh deadline", []step{{10 * h, report.FollowUpInput{Outcome: report.OutcomeWrongGrid, Note: "住第2网格", ToGrid: secondGrid}}},
 			func(r report.Record) report.Record {
 				r.GridCode, r.ContactDue, r.Version = secondGrid, now.Add(14*h), 1
-				r.FollowUps = []report.FollowUp{{At: now.Add(10 * h), By: "w1", Outcome: report.WrongGrid, Note: "住第2网格", FromGrid: leadGrid, ToGrid: secondGrid}}
+				r.FollowUps = []report.FollowUp{{At: now.Add(10 * h), By: "w1", Outcome: report.OutcomeWrongGrid, FromGrid: leadGrid, ToGrid: secondGrid}}
 				return r
-			}},
-		{"back to the district pool", []step{{h, report.FollowUpInput{Outcome: report.WrongGrid, Note: "不在本社区", ToGrid: grid.Unassigned}}},
+			}, []string{"住第2网格"}},
+		{"back to the district pool", []step{{h, report.FollowUpInput{Outcome: report.OutcomeWrongGrid, Note: "不在本社区", ToGrid: grid.Unassigned}}},
 			func(r report.Record) report.Record {
 				r.GridCode, r.ContactDue, r.Version = grid.Unassigned, now.Add(5*h), 1
-				r.FollowUps = []report.FollowUp{{At: now.Add(h), By: "w1", Outcome: report.WrongGrid, Note: "不在本社区", FromGrid: leadGrid, ToGrid: grid.Unassigned}}
+				r.FollowUps = []report.FollowUp{{At: now.Add(h), By: "w1", Outcome: report.OutcomeWrongGrid, FromGrid: leadGrid, ToGrid: grid.Unassigned}}
 				return r
-			}},
+			}, []string{"不在本社区"}},
 		{"closed", []step{
-			{h, report.FollowUpInput{Outcome: report.Contacted}},
-			{30 * h, report.FollowUpInput{Outcome: report.Closed, Note: "居家监测期满"}},
+			{h, report.FollowUpInput{Outcome: report.OutcomeContacted}},
+			{30 * h, report.FollowUpInput{Outcome: report.OutcomeClosed, Note: "居家监测期满"}},
 		}, func(r report.Record) report.Record {
 			r.Status, r.FirstContactAt, r.ClosedAt, r.Version = report.StatusClosed, now.Add(h), now.Add(30*h), 2
 			r.FollowUps = []report.FollowUp{
-				{At: now.Add(h), By: "w1", Outcome: report.Contacted},
-				{At: now.Add(30 * h), By: "w1", Outcome: report.Closed, Note: "居家监测期满"},
+				{At: now.Add(h), By: "w1", Outcome: report.OutcomeContacted},
+				{At: now.Add(30 * h), By: "w1", Outcome: report.OutcomeClosed},
 			}
 			return r
-		}},
+		}, []string{"", "居家监测期满"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -128,7 +141,7 @@ func TestFollowUpOutcomes(t *testing.T) {
 			for _, s := range c.steps {
 				clk.Set(now.Add(s.after))
 				var err error
-				if returned, err = fu.Record(ctx, "w1", submitted.ID, s.in); err != nil {
+				if returned, err = fu.Record(ctx, "w1", submitted.ID, s.in, anyone); err != nil {
 					t.Fatalf("%s: %v", s.in.Outcome, err)
 				}
 			}
@@ -137,11 +150,25 @@ func TestFollowUpOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(want, stored); diff != "" {
+			if diff := cmp.Diff(want, stored, ignoreSealedNotes); diff != "" {
 				t.Errorf("stored (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(want, returned); diff != "" {
+			if diff := cmp.Diff(want, returned, ignoreSealedNotes); diff != "" {
 				t.Errorf("returned (-want +got):\n%s", diff)
+			}
+			views, err := report.OpenFollowUps(f.vault, stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var notes []string
+			for n, v := range views {
+				notes = append(notes, v.Note)
+				if sealed := stored.FollowUps[n].NoteSealed; v.Note != "" && bytes.Contains(sealed, []byte(v.Note)) {
+					t.Errorf("note %d stored readable", n)
+				}
+			}
+			if diff := cmp.Diff(c.notes, notes); diff != "" {
+				t.Errorf("opened notes (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -153,7 +180,7 @@ func TestFollowUpMoveChangesTheGridsLists(t *testing.T) {
 	ctx := context.Background()
 	r := submitHighRisk(t, f)
 	fu := newFollowUps(f, &clock{t: now.Add(time.Hour)})
-	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.WrongGrid, Note: "住第2网格", ToGrid: secondGrid}); err != nil {
+	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeWrongGrid, Note: "住第2网格", ToGrid: secondGrid}, anyone); err != nil {
 		t.Fatal(err)
 	}
 	for code, want := range map[string]int{leadGrid: 0, secondGrid: 1} {
@@ -176,12 +203,12 @@ func TestFollowUpRefusalsChangeNothing(t *testing.T) {
 	}{
 		{"no outcome", report.FollowUpInput{}, []fields.Problem{{Field: "outcome", Reason: "required"}}},
 		{"unknown outcome", report.FollowUpInput{Outcome: "done"}, []fields.Problem{{Field: "outcome", Reason: "unknown"}}},
-		{"note too long", report.FollowUpInput{Outcome: report.Contacted, Note: strings.Repeat("核", report.NoteLimit+1)}, []fields.Problem{{Field: "note", Reason: "too_long"}}},
-		{"note with a control character", report.FollowUpInput{Outcome: report.Contacted, Note: "已联系\u202e"}, []fields.Problem{{Field: "note", Reason: "invalid_characters"}}},
-		{"a target grid for a contact", report.FollowUpInput{Outcome: report.Contacted, ToGrid: secondGrid}, []fields.Problem{{Field: "toGrid", Reason: "not_allowed"}}},
-		{"wrong grid without reason or target", report.FollowUpInput{Outcome: report.WrongGrid, Note: "  "}, []fields.Problem{{Field: "note", Reason: "required"}, {Field: "toGrid", Reason: "required"}}},
-		{"wrong grid to a grid that does not exist", report.FollowUpInput{Outcome: report.WrongGrid, Note: "外区", ToGrid: "440703999999-01"}, []fields.Problem{{Field: "toGrid", Reason: "unknown"}}},
-		{"wrong grid to its own grid", report.FollowUpInput{Outcome: report.WrongGrid, Note: "外区", ToGrid: leadGrid}, []fields.Problem{{Field: "toGrid", Reason: "same_grid"}}},
+		{"note too long", report.FollowUpInput{Outcome: report.OutcomeContacted, Note: strings.Repeat("核", report.NoteLimit+1)}, []fields.Problem{{Field: "note", Reason: "too_long"}}},
+		{"note with a control character", report.FollowUpInput{Outcome: report.OutcomeContacted, Note: "已联系\u202e"}, []fields.Problem{{Field: "note", Reason: "invalid_characters"}}},
+		{"a target grid for a contact", report.FollowUpInput{Outcome: report.OutcomeContacted, ToGrid: secondGrid}, []fields.Problem{{Field: "toGrid", Reason: "not_allowed"}}},
+		{"wrong grid without reason or target", report.FollowUpInput{Outcome: report.OutcomeWrongGrid, Note: "  "}, []fields.Problem{{Field: "note", Reason: "required"}, {Field: "toGrid", Reason: "required"}}},
+		{"wrong grid to a grid that does not exist", report.FollowUpInput{Outcome: report.OutcomeWrongGrid, Note: "外区", ToGrid: "440703999999-01"}, []fields.Problem{{Field: "toGrid", Reason: "unknown"}}},
+		{"wrong grid to its own grid", report.FollowUpInput{Outcome: report.OutcomeWrongGrid, Note: "外区", ToGrid: leadGrid}, []fields.Problem{{Field: "toGrid", Reason: "same_grid"}}},
 	}
 	f := newFixture(t)
 	r := submitHighRisk(t, f)
@@ -190,7 +217,7 @@ func TestFollowUpRefusalsChangeNothing(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			_, err := fu.Record(ctx, "w1", r.ID, c.in)
+			_, err := fu.Record(ctx, "w1", r.ID, c.in, anyone)
 			var fe *fields.Error
 			if !errors.As(err, &fe) {
 				t.Fatalf("err = %v, want a *fields.Error", err)
@@ -217,15 +244,15 @@ func TestFollowUpOnAClosedOrMissingReport(t *testing.T) {
 	ctx := context.Background()
 	r := submitHighRisk(t, f)
 	fu := newFollowUps(f, &clock{t: now.Add(time.Hour)})
-	if _, err := fu.Record(ctx, "w1", "rnope", report.FollowUpInput{Outcome: report.Contacted}); !errors.Is(err, report.ErrNotFound) {
+	if _, err := fu.Record(ctx, "w1", "rnope", report.FollowUpInput{Outcome: report.OutcomeContacted}, anyone); !errors.Is(err, report.ErrNotFound) {
 		t.Errorf("unknown report: %v, want ErrNotFound", err)
 	}
-	closed, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.Closed, Note: "重复报备"})
+	closed, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeClosed, Note: "重复报备"}, anyone)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range []report.FollowUpInput{{Outcome: report.Contacted}, {Outcome: report.Closed}, {Outcome: report.WrongGrid, Note: "外区", ToGrid: secondGrid}} {
-		if _, err := fu.Record(ctx, "w1", r.ID, in); !errors.Is(err, report.ErrClosed) {
+	for _, in := range []report.FollowUpInput{{Outcome: report.OutcomeContacted}, {Outcome: report.OutcomeClosed}, {Outcome: report.OutcomeWrongGrid, Note: "外区", ToGrid: secondGrid}} {
+		if _, err := fu.Record(ctx, "w1", r.ID, in, anyone); !errors.Is(err, report.ErrClosed) {
 			t.Errorf("%s on a closed report: %v, want ErrClosed", in.Outcome, err)
 		}
 	}
@@ -260,13 +287,13 @@ func TestFollowUpConflictPassesThrough(t *testing.T) {
 	first := newFollowUps(f, clk)
 	racing := &racingStore{Store: f.store}
 	racing.other = func() {
-		if _, err := first.Record(ctx, "w2", r.ID, report.FollowUpInput{Outcome: report.Contacted}); err != nil {
+		if _, err := first.Record(ctx, "w2", r.ID, report.FollowUpInput{Outcome: report.OutcomeContacted}, anyone); err != nil {
 			t.Errorf("the other worker's follow-up: %v", err)
 		}
 	}
 	second := newFollowUps(f, clk)
 	second.Updates = racing
-	if _, err := second.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.Unreachable}); !errors.Is(err, report.ErrConflict) {
+	if _, err := second.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeUnreachable}, anyone); !errors.Is(err, report.ErrConflict) {
 		t.Fatalf("second follow-up of one version: %v, want ErrConflict", err)
 	}
 	stored, err := f.store.Get(ctx, r.ID)
@@ -304,7 +331,7 @@ func TestOverdueOrdersByEscalationThenDue(t *testing.T) {
 		with(rec("closed", leadGrid, 72*h, risk.None), func(r *report.Record) { r.Status, r.ClosedAt = report.StatusClosed, at.Add(-h) }),
 		with(rec("reached", leadGrid, 72*h, risk.None), func(r *report.Record) { r.Status, r.FirstContactAt = report.StatusInProgress, at.Add(-50*h) }),
 		with(rec("tried", leadGrid, 40*h, risk.None), func(r *report.Record) {
-			r.FollowUps = []report.FollowUp{{At: at.Add(-20 * h), By: "w1", Outcome: report.Unreachable}}
+			r.FollowUps = []report.FollowUp{{At: at.Add(-20 * h), By: "w1", Outcome: report.OutcomeUnreachable}}
 			r.Version = 1
 		}),
 		rec("too-old", leadGrid, 15*24*h, risk.None),
@@ -354,5 +381,185 @@ func TestOverdueOrdersByEscalationThenDue(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"district", "tried", "overdue-6h", "overdue-2h", "sms-failed"}, ids); diff != "" {
 		t.Errorf("overdue within 45 h (-want +got):\n%s", diff)
+	}
+}
+
+// racingRead lets another follow-up land right after the one under test
+// read the report.
+type racingRead struct {
+	*embedded.Store
+	other func()
+	once  sync.Once
+}
+
+func (s *racingRead) Get(ctx context.Context, id string) (report.Record, error) {
+	r, err := s.Store.Get(ctx, id)
+	s.once.Do(s.other)
+	return r, err
+}
+
+// errNotYours stands for the caller's access rule refusing.
+var errNotYours = errors.New("not your grid")
+
+func TestFollowUpAccessRuleSeesTheRecordItVersions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	r := submitHighRisk(t, f)
+	fu := newFollowUps(f, &clock{t: now.Add(time.Hour)})
+	onlyLeadGrid := func(seen report.Record) error {
+		if seen.GridCode != leadGrid {
+			return errNotYours
+		}
+		return nil
+	}
+
+	var seen report.Record
+	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeUnreachable}, func(rec report.Record) error {
+		seen = rec
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seen.ID != r.ID || seen.Version != 0 || seen.GridCode != leadGrid {
+		t.Errorf("the rule saw %s version %d in %s, want the stored report at version 0", seen.ID, seen.Version, seen.GridCode)
+	}
+
+	// Another worker moves the report right after this follow-up read it:
+	// the rule passed on the lead grid, so the write must not land on the
+	// report now in the second grid.
+	racing := &racingRead{Store: f.store}
+	racing.other = func() {
+		if _, err := fu.Record(ctx, "w2", r.ID, report.FollowUpInput{Outcome: report.OutcomeWrongGrid, Note: "住第2网格", ToGrid: secondGrid}, anyone); err != nil {
+			t.Errorf("the move: %v", err)
+		}
+	}
+	late := newFollowUps(f, &clock{t: now.Add(2 * time.Hour)})
+	late.Reports = racing
+	if _, err := late.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeContacted}, onlyLeadGrid); !errors.Is(err, report.ErrConflict) {
+		t.Fatalf("follow-up racing a move: %v, want ErrConflict", err)
+	}
+	// Read again, the rule refuses, and a closed report does not tell the
+	// refused caller that it is closed.
+	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeContacted}, onlyLeadGrid); !errors.Is(err, errNotYours) {
+		t.Errorf("follow-up on a moved report: %v, want the rule's error", err)
+	}
+	if _, err := fu.Record(ctx, "w2", r.ID, report.FollowUpInput{Outcome: report.OutcomeClosed}, anyone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeContacted}, onlyLeadGrid); !errors.Is(err, errNotYours) {
+		t.Errorf("follow-up on a closed report of another grid: %v, want the rule's error", err)
+	}
+	stored, err := f.store.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, fu := range stored.FollowUps {
+		outcomes = append(outcomes, fu.By+":"+fu.Outcome)
+	}
+	if diff := cmp.Diff([]string{"w1:unreachable", "w2:wrong_grid", "w2:closed"}, outcomes); diff != "" {
+		t.Errorf("follow-ups stored (-want +got):\n%s", diff)
+	}
+	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeContacted}, nil); err == nil {
+		t.Error("a follow-up without an access rule was recorded")
+	}
+}
+
+func TestFollowUpsAreCapped(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		already int
+		outcome string
+		want    error
+	}{
+		{"below the cap", report.MaxFollowUps - 2, report.OutcomeUnreachable, nil},
+		{"the last place is for closing", report.MaxFollowUps - 1, report.OutcomeUnreachable, report.ErrTooManyFollowUps},
+		{"closing takes the last place", report.MaxFollowUps - 1, report.OutcomeClosed, nil},
+		{"full", report.MaxFollowUps, report.OutcomeClosed, report.ErrTooManyFollowUps},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := context.Background()
+			r := submitHighRisk(t, f)
+			for range c.already {
+				r.FollowUps = append(r.FollowUps, report.FollowUp{At: now, By: "w1", Outcome: report.OutcomeUnreachable})
+			}
+			if err := f.store.UpdateFollowUp(ctx, r, 0); err != nil {
+				t.Fatal(err)
+			}
+			fu := newFollowUps(f, &clock{t: now.Add(time.Hour)})
+			_, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: c.outcome}, anyone)
+			if !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+				t.Fatalf("follow-up %d: %v, want %v", c.already+1, err, c.want)
+			}
+			stored, err := f.store.Get(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c.already
+			if c.want == nil {
+				want++
+			}
+			if len(stored.FollowUps) != want {
+				t.Errorf("%d follow-ups stored, want %d", len(stored.FollowUps), want)
+			}
+		})
+	}
+}
+
+func TestFollowUpNotesAreSealedAndOpenForReaders(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	r := submitHighRisk(t, f)
+	fu := newFollowUps(f, &clock{t: now.Add(time.Hour)})
+	const note = "找到其女儿李四13900139001"
+	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeContacted, Note: note}, anyone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fu.Record(ctx, "w1", r.ID, report.FollowUpInput{Outcome: report.OutcomeTested}, anyone); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.store.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"李四", "13900139001"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("the stored report holds %q readable", secret)
+		}
+	}
+	// A note sealed to one place does not open in another.
+	swapped := stored
+	swapped.FollowUps = []report.FollowUp{stored.FollowUps[1], stored.FollowUps[0]}
+	if _, err := report.OpenFollowUps(f.vault, swapped); err == nil {
+		t.Error("a note moved to another follow-up opened")
+	}
+
+	v, err := f.reader.Get(ctx, auth.Principal{Subject: "w1", Role: auth.GridWorker, Grid: leadGrid}, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []report.FollowUpView{
+		{At: now.Add(time.Hour), By: "w1", Outcome: report.OutcomeContacted, Note: note},
+		{At: now.Add(time.Hour), By: "w1", Outcome: report.OutcomeTested},
+	}
+	if diff := cmp.Diff(want, v.FollowUps); diff != "" {
+		t.Errorf("the reader's follow-ups (-want +got):\n%s", diff)
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(body, []byte(`"note":"`+note+`"`)) || bytes.Contains(body, []byte("noteSealed")) {
+		t.Errorf("the view's JSON shows follow-ups as %s", body)
 	}
 }

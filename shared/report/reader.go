@@ -40,11 +40,11 @@ type View struct {
 	Guidance      string       `json:"guidance"`
 	// What the grid worker did: the first-contact deadline, the follow-ups,
 	// and the version a follow-up is recorded against.
-	ContactDue     time.Time  `json:"contactDue"`
-	FirstContactAt time.Time  `json:"firstContactAt,omitzero"`
-	ClosedAt       time.Time  `json:"closedAt,omitzero"`
-	FollowUps      []FollowUp `json:"followUps"`
-	Version        int        `json:"version"`
+	ContactDue     time.Time      `json:"contactDue"`
+	FirstContactAt time.Time      `json:"firstContactAt,omitzero"`
+	ClosedAt       time.Time      `json:"closedAt,omitzero"`
+	FollowUps      []FollowUpView `json:"followUps"`
+	Version        int            `json:"version"`
 }
 
 // ViewPage is one page of a grid's reports.
@@ -156,9 +156,11 @@ func (rd *Reader) view(r Record) (View, error) {
 	if matches == nil {
 		matches = []risk.Match{}
 	}
-	followUps := r.FollowUps
-	if followUps == nil {
-		followUps = []FollowUp{}
+	// The notes open for whoever may read the report: its grid's workers
+	// and the office, the people who act on it.
+	followUps, err := OpenFollowUps(rd.Vault, r)
+	if err != nil {
+		return View{}, err
 	}
 	return View{
 		ReportID:       r.ID,

@@ -50,7 +50,7 @@ func TestFollowUpOfReportWithoutVersion(t *testing.T) {
 	}
 	next := old
 	next.Status, next.FirstContactAt, next.Version = report.StatusInProgress, at.Add(time.Hour), 1
-	next.FollowUps = []report.FollowUp{{At: at.Add(time.Hour), By: "w1", Outcome: report.Contacted}}
+	next.FollowUps = []report.FollowUp{{At: at.Add(time.Hour), By: "w1", Outcome: report.OutcomeContacted}}
 	if err := s.UpdateFollowUp(ctx, next, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func gridListIs(s Store, q report.GridQuery, wantIDs ...string) func() string {
 // follow-up fields change and the version counts one more.
 func followUp(r report.Record, outcome string, at time.Time) report.Record {
 	r.FollowUps = append(append([]report.FollowUp(nil), r.FollowUps...),
-		report.FollowUp{At: at, By: "worker-" + r.GridCode, Outcome: outcome, Note: "电话已通,已做核酸"})
+		report.FollowUp{At: at, By: "worker-" + r.GridCode, Outcome: outcome, NoteSealed: []byte("a sealed note, opaque to the store")})
 	r.Status = report.StatusInProgress
 	if r.FirstContactAt.IsZero() {
 		r.FirstContactAt = at
@@ -94,7 +94,7 @@ func RunFollowUps(t *testing.T, newStore func(t *testing.T) FollowUpStore) {
 			t.Fatal(err)
 		}
 
-		updated := followUp(read, report.Contacted, base.Add(3*time.Hour))
+		updated := followUp(read, report.OutcomeContacted, base.Add(3*time.Hour))
 		updated.ContactDue = base.Add(4 * time.Hour)
 		// Fields that are not the follow-up's must not be written.
 		updated.Guidance, updated.RiskLevel, updated.Sealed, updated.PersonLookup = "changed", risk.Low, []byte{0}, "changed"
@@ -110,7 +110,7 @@ func RunFollowUps(t *testing.T, newStore func(t *testing.T) FollowUpStore) {
 		}
 
 		// Closing sets the rest.
-		closing := followUp(mustGetReport(t, s, "r1"), report.Closed, base.Add(5*time.Hour))
+		closing := followUp(mustGetReport(t, s, "r1"), report.OutcomeClosed, base.Add(5*time.Hour))
 		closing.Status, closing.ClosedAt = report.StatusClosed, base.Add(5*time.Hour)
 		if err := s.UpdateFollowUp(ctx, closing, 1); err != nil {
 			t.Fatal(err)
@@ -127,25 +127,25 @@ func RunFollowUps(t *testing.T, newStore func(t *testing.T) FollowUpStore) {
 		s := newStore(t)
 		seedAlert(t, s, "r1", base)
 		read := mustGetReport(t, s, "r1")
-		first := followUp(read, report.Contacted, base.Add(time.Hour))
+		first := followUp(read, report.OutcomeContacted, base.Add(time.Hour))
 		if err := s.UpdateFollowUp(ctx, first, 0); err != nil {
 			t.Fatal(err)
 		}
-		second := followUp(read, report.Unreachable, base.Add(2*time.Hour))
+		second := followUp(read, report.OutcomeUnreachable, base.Add(2*time.Hour))
 		if err := s.UpdateFollowUp(ctx, second, 0); !errors.Is(err, report.ErrConflict) {
 			t.Fatalf("update from version 0 after another = %v, want ErrConflict", err)
 		}
 		if diff := cmp.Diff(first, mustGetReport(t, s, "r1")); diff != "" {
 			t.Errorf("a conflicting update changed the report (-want +got):\n%s", diff)
 		}
-		ahead := followUp(first, report.Tested, base.Add(2*time.Hour))
+		ahead := followUp(first, report.OutcomeTested, base.Add(2*time.Hour))
 		ahead.Version = 5
 		if err := s.UpdateFollowUp(ctx, ahead, 4); !errors.Is(err, report.ErrConflict) {
 			t.Fatalf("update from a version never stored = %v, want ErrConflict", err)
 		}
 
 		unknown := record("nope", "g1", base)
-		unknown = followUp(unknown, report.Contacted, base)
+		unknown = followUp(unknown, report.OutcomeContacted, base)
 		err := s.UpdateFollowUp(ctx, unknown, 0)
 		if !errors.Is(err, report.ErrConflict) && !errors.Is(err, report.ErrNotFound) {
 			t.Errorf("update of an unknown report = %v, want ErrConflict or ErrNotFound", err)
@@ -167,7 +167,7 @@ func RunFollowUps(t *testing.T, newStore func(t *testing.T) FollowUpStore) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = s.UpdateFollowUp(ctx, followUp(read, report.Contacted, base.Add(time.Duration(i)*time.Minute)), 0)
+				errs[i] = s.UpdateFollowUp(ctx, followUp(read, report.OutcomeContacted, base.Add(time.Duration(i)*time.Minute)), 0)
 			}()
 		}
 		wg.Wait()
@@ -200,8 +200,8 @@ func RunFollowUps(t *testing.T, newStore func(t *testing.T) FollowUpStore) {
 		eventually(t, gridListIs(s, report.GridQuery{GridCode: "g1"}, "r2", "r1"))
 
 		moved := mustGetReport(t, s, "r1")
-		moved.FollowUps = []report.FollowUp{{At: base.Add(3 * time.Hour), By: "worker-g1", Outcome: report.WrongGrid,
-			Note: "住在龙溪", FromGrid: "g1", ToGrid: "g2"}}
+		moved.FollowUps = []report.FollowUp{{At: base.Add(3 * time.Hour), By: "worker-g1", Outcome: report.OutcomeWrongGrid,
+			NoteSealed: []byte("sealed: moved"), FromGrid: "g1", ToGrid: "g2"}}
 		moved.GridCode, moved.ContactDue, moved.Version = "g2", base.Add(27*time.Hour), 1
 		if err := s.UpdateFollowUp(ctx, moved, 0); err != nil {
 			t.Fatal(err)
