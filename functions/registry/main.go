@@ -11,7 +11,6 @@ import (
 	"gridcode/shared/gridwork"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
-	"gridcode/shared/registry"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -56,14 +55,7 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	httpapi.RegistryAPI{
-		Search: gridwork.Search{
-			Searcher: &registry.Searcher{Store: store, Vault: vault}, Grids: settings,
-			Audit: gridwork.Auditor{Log: store, Now: time.Now}, Scope: cfg.SearchScope,
-		},
-		Imports: store,
-		Staff:   staff,
-	}.Register(mux)
+	httpapi.NewRegistryAPI(store, settings, vault, time.Now, cfg.SearchScope, staff).Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil
 }

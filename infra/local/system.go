@@ -28,7 +28,6 @@ import (
 	"gridcode/shared/pii"
 	"gridcode/shared/ratelimit"
 	"gridcode/shared/refresh"
-	"gridcode/shared/registry"
 	"gridcode/shared/report"
 	"gridcode/shared/secrets"
 	"gridcode/shared/sms/outbox"
@@ -146,10 +145,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 		Store: wakeOnHealth{Store: store, wake: sys.wakeDelivery}, Groups: store, Homes: store, Grids: settings, Vault: vault, Now: now, Retention: Retention,
 	}, Staff: staff}.Register(mux)
 	httpapi.RefreshAPI{Planner: sys.Planner, Runs: store, Staff: staff}.Register(mux)
-	httpapi.RegistryAPI{Search: gridwork.Search{
-		Searcher: &registry.Searcher{Store: store, Vault: vault}, Grids: settings,
-		Audit: gridwork.Auditor{Log: store, Now: now}, Scope: SearchScope,
-	}, Imports: store, Staff: staff}.Register(mux)
+	httpapi.NewRegistryAPI(store, settings, vault, now, SearchScope, staff).Register(mux)
 	httpapi.NewWorklistAPI(store, settings, vault, now, staff).Register(mux)
 	httpapi.NewFollowUpsAPI(store, settings, vault, now, staff).Register(mux)
 	httpapi.StatsAPI{Source: store, Grids: settings, Deadlines: report.DefaultDeadlines(), Staff: staff}.Register(mux)

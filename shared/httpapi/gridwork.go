@@ -44,7 +44,9 @@ func (s Staff) caller(r *http.Request) (gridwork.Caller, error) {
 	return gridwork.Caller{Principal: p, From: from}, nil
 }
 
-// answerCaller is answer with the audit's caller.
+// answerCaller serves a staff read or change: the verified caller (with
+// the client address the audit records), then do, then its result as JSON
+// with status, or the error.
 func (s Staff) answerCaller(w http.ResponseWriter, r *http.Request, status int, do func(gridwork.Caller) (any, error)) {
 	c, err := s.caller(r)
 	if err == nil {
@@ -384,6 +386,26 @@ func queryInt(s, name string) (int, error) {
 		return 0, &fields.Error{Code: "invalid_query", Problems: []fields.Problem{{Field: name, Reason: "not_a_number"}}}
 	}
 	return n, nil
+}
+
+// RegistryStores is where the registry routes read and audit.
+type RegistryStores interface {
+	registry.Store
+	registry.ImportStore
+	audit.Log
+}
+
+// NewRegistryAPI wires the registry routes; scope is gridwork.ScopeCommunity
+// or gridwork.ScopeTown.
+func NewRegistryAPI(store RegistryStores, grids gridwork.Grids, vault *pii.Vault, now func() time.Time, scope string, staff Staff) RegistryAPI {
+	return RegistryAPI{
+		Search: gridwork.Search{
+			Searcher: &registry.Searcher{Store: store, Vault: vault}, Grids: grids,
+			Audit: gridwork.Auditor{Log: store, Now: now}, Scope: scope,
+		},
+		Imports: store,
+		Staff:   staff,
+	}
 }
 
 // WorklistStores is where the worklist routes keep their data.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gridcode/shared/auth"
+	"gridcode/shared/gridwork"
 )
 
 type statusRecorder struct {
@@ -58,15 +59,7 @@ func (s Staff) principal(r *http.Request) (auth.Principal, error) {
 // answer serves a staff read or change: the verified caller, then do,
 // then its result as JSON with status, or the error.
 func (s Staff) answer(w http.ResponseWriter, r *http.Request, status int, do func(auth.Principal) (any, error)) {
-	p, err := s.principal(r)
-	if err == nil {
-		var v any
-		if v, err = do(p); err == nil {
-			writeJSON(w, status, v)
-			return
-		}
-	}
-	fail(w, r, err)
+	s.answerCaller(w, r, status, func(c gridwork.Caller) (any, error) { return do(c.Principal) })
 }
 
 // requireAdmin answers 401/403 unless the caller is the district office.
