@@ -1,6 +1,7 @@
 // Command bench is `make bench`: intake under load on the embedded store and
-// on DynamoDB Local, and the handler's CPU per report, each beside a
-// baseline measured in the same run.
+// on DynamoDB Local, the group-code refresh, the grid work (registry import
+// and search, list reconciliation) and the handler's CPU per report, each
+// beside a baseline measured in the same run.
 package main
 
 import (
@@ -55,6 +56,8 @@ type options struct {
 	budget        int
 	groups        groupsOptions
 	skipGroups    bool
+	gridwork      gridworkOptions
+	skipGridwork  bool
 	only          string
 }
 
@@ -73,7 +76,10 @@ func main() {
 	dynamoGroupsParallel := flag.String("dynamo-groups-parallel", "8,16,32", "Worker.Parallel values the DynamoDB Local refresh tries, the best reported")
 	flag.IntVar(&o.groups.feed, "feed-updates", 100_000, "health updates through the feed (0: none)")
 	flag.BoolVar(&o.skipGroups, "skip-groups", false, "skip the group-code refresh and health feed")
-	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed)`)
+	flag.Float64Var(&o.gridwork.scale, "registry-scale", 1.0, "size of the registry imported, searched and reconciled on the embedded store, of 800,000 people")
+	flag.Float64Var(&o.gridwork.dynamoScale, "dynamo-registry-scale", 0.025, "size of the registry imported into DynamoDB Local, of 800,000 people")
+	flag.BoolVar(&o.skipGridwork, "skip-gridwork", false, "skip the grid-work rows (registry import and search, reconciliation)")
+	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed) or "gridwork" (registry import and search, reconciliation)`)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	var err, derr error
@@ -83,8 +89,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	if o.only != "" && o.only != "groups" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\"\n", o.only)
+	if o.only != "" && o.only != "groups" && o.only != "gridwork" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\" or \"gridwork\"\n", o.only)
 		os.Exit(2)
 	}
 	if *cpuProfile != "" {
@@ -110,6 +116,7 @@ type row struct{ what, result, baseline, ratio string }
 func run(ctx context.Context, o options, out io.Writer) error {
 	// The request log would measure the terminal, not the service.
 	slog.SetDefault(slog.New(slog.DiscardHandler))
+	loadBefore := loadAverage()
 	today := dates.Today(time.Now())
 	communities, err := communityNames()
 	if err != nil {
@@ -127,7 +134,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	var rows []row
 	others := o.only == ""
-	groups := !o.skipGroups || o.only == "groups"
+	groups := o.only == "groups" || others && !o.skipGroups
+	gridwork := o.only == "gridwork" || others && !o.skipGridwork
 
 	if others {
 		embeddedRows, err := benchEmbedded(ctx, o, bodies)
@@ -142,6 +150,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		rows = append(rows, groupRows...)
+	}
+	if gridwork {
+		gridRows, err := benchGridworkEmbedded(ctx, o.gridwork)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, gridRows...)
 	}
 	if !o.skipDynamo {
 		endpoint, err := dynamolocal.Start()
@@ -168,6 +183,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			}
 			rows = append(rows, r)
 		}
+		if gridwork {
+			r, err := benchGridworkDynamo(ctx, client, o.gridwork)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
 	}
 	if others {
 		fanoutRows, err := benchFanout(ctx, o.alerts, o.budgetAlerts, o.budget)
@@ -182,7 +204,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		rows = append(rows, r)
 	}
 
-	fmt.Fprintf(out, "gridcode bench, %s, %d CPUs, %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(out, "gridcode bench, %s, %d CPUs, %s%s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), loadNote(loadBefore, loadAverage()))
 	fmt.Fprintln(out, "| measure | result | baseline (same run) | ratio |")
 	fmt.Fprintln(out, "| --- | --- | --- | --- |")
 	for _, r := range rows {
@@ -463,6 +485,26 @@ func benchHandlerCPU(ctx context.Context, bodies func(int64, int) ([][]byte, err
 		baseline: fmt.Sprintf("JSON decode of the body alone %d ns/op CPU, %d allocs/op", decodePer, decode.AllocsPerOp()),
 		ratio:    fmt.Sprintf("%.1f", float64(handlerPer)/float64(decodePer)),
 	}, nil
+}
+
+// loadAverage is the one-minute load average, "" where /proc/loadavg is
+// not to be had.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return f[0]
+	}
+	return ""
+}
+
+// loadNote says how busy the machine was: other work slows a row and its
+// baseline, not always alike. The run itself adds about a load of its
+// CPUs to the figure at its end.
+func loadNote(before, after string) string {
+	if before == "" || after == "" {
+		return ""
+	}
+	return fmt.Sprintf(", load average %s before the run and %s at its end", before, after)
 }
 
 // cpuTime is the CPU time this process has used so far.
