@@ -592,22 +592,7 @@ func (s *Store) alertPuts(items []types.TransactWriteItem, alerts []alert.Alert)
 
 // DailyList implements group.DailyStore.
 func (s *Store) DailyList(ctx context.Context, groupID, date string) (group.DailyList, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.DailyLists),
-		Key:            dailyKey(groupID, date),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return group.DailyList{}, fmt.Errorf("get daily list %s %s: %w", groupID, date, err)
-	}
-	if out.Item == nil {
-		return group.DailyList{}, fmt.Errorf("daily list %s %s: %w", groupID, date, group.ErrNotFound)
-	}
-	var l group.DailyList
-	if err := unmarshal(out.Item, &l); err != nil {
-		return group.DailyList{}, fmt.Errorf("decode daily list %s %s: %w", groupID, date, err)
-	}
-	return l, nil
+	return getItem[group.DailyList](ctx, s, s.tables.DailyLists, dailyKey(groupID, date), "daily list "+groupID+" "+date, group.ErrNotFound)
 }
 
 const planPart = "plan"

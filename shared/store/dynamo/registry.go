@@ -359,22 +359,7 @@ func (s *Store) PutImport(ctx context.Context, im registry.Import, fromVersion i
 // GetImport implements registry.ImportStore with a strongly consistent
 // read: a resumed import reads the checkpoint its last run wrote.
 func (s *Store) GetImport(ctx context.Context, id string) (registry.Import, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Imports),
-		Key:            map[string]types.AttributeValue{"importId": sAttr(id)},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return registry.Import{}, fmt.Errorf("get import %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return registry.Import{}, fmt.Errorf("import %s: %w", id, registry.ErrNotFound)
-	}
-	var im registry.Import
-	if err := unmarshal(out.Item, &im); err != nil {
-		return registry.Import{}, fmt.Errorf("decode import %s: %w", id, err)
-	}
-	return im, nil
+	return getItem[registry.Import](ctx, s, s.tables.Imports, map[string]types.AttributeValue{"importId": sAttr(id)}, "import "+id, registry.ErrNotFound)
 }
 
 // rowErrorsItem is one ImportErrors item: part Part of the refused rows of

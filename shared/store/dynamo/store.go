@@ -92,6 +92,23 @@ var (
 // New wraps a client.
 func New(api API, tables Tables) *Store { return &Store{api: api, tables: tables} }
 
+// getItem reads one item with a strongly consistent read and decodes it;
+// a missing item is notFound, wrapped with what it is.
+func getItem[T any](ctx context.Context, s *Store, table string, key map[string]types.AttributeValue, what string, notFound error) (T, error) {
+	var v T
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return v, fmt.Errorf("get %s: %w", what, err)
+	}
+	if out.Item == nil {
+		return v, fmt.Errorf("%s: %w", what, notFound)
+	}
+	if err := unmarshal(out.Item, &v); err != nil {
+		return v, fmt.Errorf("decode %s: %w", what, err)
+	}
+	return v, nil
+}
+
 // The domain types' json tags name the attributes, so one set of tags
 // serves the API, the embedded store and DynamoDB.
 func marshal(v any) (map[string]types.AttributeValue, error) {
@@ -205,22 +222,7 @@ func requestToken(table, id string) string {
 // Get implements report.Store with a strongly consistent read, so a
 // duplicate submit right after the first sees it.
 func (s *Store) Get(ctx context.Context, id string) (report.Record, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Reports),
-		Key:            map[string]types.AttributeValue{"reportId": &types.AttributeValueMemberS{Value: id}},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return report.Record{}, fmt.Errorf("get report %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return report.Record{}, report.ErrNotFound
-	}
-	var r report.Record
-	if err := unmarshal(out.Item, &r); err != nil {
-		return report.Record{}, fmt.Errorf("decode report %s: %w", id, err)
-	}
-	return r, nil
+	return getItem[report.Record](ctx, s, s.tables.Reports, map[string]types.AttributeValue{"reportId": &types.AttributeValueMemberS{Value: id}}, "report "+id, report.ErrNotFound)
 }
 
 // ListGrid implements report.Store with a Query on the grid index, newest
@@ -369,20 +371,5 @@ func (s *Store) PutRuleSet(ctx context.Context, name string, body []byte) error 
 
 // Alert returns one alert of the outbox.
 func (s *Store) Alert(ctx context.Context, id string) (alert.Alert, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Alerts),
-		Key:            alertKey(id),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return alert.Alert{}, fmt.Errorf("get alert %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return alert.Alert{}, fmt.Errorf("alert %s: %w", id, alert.ErrNotFound)
-	}
-	var a alert.Alert
-	if err := unmarshal(out.Item, &a); err != nil {
-		return alert.Alert{}, fmt.Errorf("decode alert %s: %w", id, err)
-	}
-	return a, nil
+	return getItem[alert.Alert](ctx, s, s.tables.Alerts, alertKey(id), "alert "+id, alert.ErrNotFound)
 }

@@ -186,22 +186,7 @@ func (s *Store) PutList(ctx context.Context, l worklist.List) error {
 
 // GetList implements worklist.Store.
 func (s *Store) GetList(ctx context.Context, id string) (worklist.List, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Lists),
-		Key:            listKey(id),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return worklist.List{}, fmt.Errorf("get list %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return worklist.List{}, fmt.Errorf("list %s: %w", id, worklist.ErrNotFound)
-	}
-	var l worklist.List
-	if err := unmarshal(out.Item, &l); err != nil {
-		return worklist.List{}, fmt.Errorf("decode list %s: %w", id, err)
-	}
-	return l, nil
+	return getItem[worklist.List](ctx, s, s.tables.Lists, listKey(id), "list "+id, worklist.ErrNotFound)
 }
 
 // Lists implements worklist.Store. A district uploads a few lists a week,
@@ -265,22 +250,7 @@ func (s *Store) Chunks(ctx context.Context, listID string, withEvidence bool) ([
 
 // Chunk implements worklist.Store.
 func (s *Store) Chunk(ctx context.Context, listID string, n int) (worklist.Chunk, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.ListChunks),
-		Key:            chunkKey(listID, n),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return worklist.Chunk{}, fmt.Errorf("get chunk %d of list %s: %w", n, listID, err)
-	}
-	if out.Item == nil {
-		return worklist.Chunk{}, fmt.Errorf("chunk %d of list %s: %w", n, listID, worklist.ErrNotFound)
-	}
-	var c worklist.Chunk
-	if err := unmarshal(out.Item, &c); err != nil {
-		return worklist.Chunk{}, fmt.Errorf("decode chunk %d of list %s: %w", n, listID, err)
-	}
-	return c, nil
+	return getItem[worklist.Chunk](ctx, s, s.tables.ListChunks, chunkKey(listID, n), "chunk "+strconv.Itoa(n)+" of list "+listID, worklist.ErrNotFound)
 }
 
 // CreateTasks implements worklist.Store. A reconciliation run again finds
@@ -349,22 +319,7 @@ func (s *Store) CreateTasks(ctx context.Context, tasks []worklist.Task) (int, er
 
 // GetTask implements worklist.Store.
 func (s *Store) GetTask(ctx context.Context, id string) (worklist.Task, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Tasks),
-		Key:            taskKey(id),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return worklist.Task{}, fmt.Errorf("get task %s: %w", id, err)
-	}
-	if out.Item == nil {
-		return worklist.Task{}, fmt.Errorf("task %s: %w", id, worklist.ErrNotFound)
-	}
-	var t worklist.Task
-	if err := unmarshal(out.Item, &t); err != nil {
-		return worklist.Task{}, fmt.Errorf("decode task %s: %w", id, err)
-	}
-	return t, nil
+	return getItem[worklist.Task](ctx, s, s.tables.Tasks, taskKey(id), "task "+id, worklist.ErrNotFound)
 }
 
 // GridTasks implements worklist.Store with a Query of the grid index,
