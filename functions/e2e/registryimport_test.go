@@ -203,6 +203,7 @@ func TestRegistryImport(t *testing.T) {
 		e := &regEnv{name: name, queue: &sqsfake.Queue{URL: queueURL}, tables: dynamo.Tables{
 			Registry: prefix + "registry", RegistryIndex: prefix + "registry-index",
 			Imports: prefix + "imports", ImportErrors: prefix + "import-errors", Grids: prefix + "grids",
+			Lists: prefix + "lists", ListChunks: prefix + "list-chunks",
 		}}
 		if err := dynamo.CreateTables(ctx, s.db, e.tables); err != nil {
 			t.Fatal(err)
@@ -220,6 +221,7 @@ func TestRegistryImport(t *testing.T) {
 			"REGISTRY_TABLE=" + e.tables.Registry, "REGISTRY_INDEX_TABLE=" + e.tables.RegistryIndex,
 			"IMPORTS_TABLE=" + e.tables.Imports, "IMPORT_ERRORS_TABLE=" + e.tables.ImportErrors,
 			"GRIDS_TABLE=" + e.tables.Grids, "IMPORT_QUEUE_URL=" + queueURL,
+			"LISTS_TABLE=" + e.tables.Lists, "LIST_CHUNKS_TABLE=" + e.tables.ListChunks,
 			"SQS_ENDPOINT=" + sqsServer.URL, "S3_ENDPOINT=" + s3Server.URL,
 			"CHUNK_ROWS=" + strconv.Itoa(regChunk),
 		}
@@ -241,6 +243,7 @@ func TestRegistryImport(t *testing.T) {
 		t.FailNow()
 	}
 	t.Run("same event again", func(t *testing.T) { s.testRepeat(ctx, t, straight, first) })
+	t.Run("list", func(t *testing.T) { s.testList(ctx, t, straight) })
 	t.Run("paused and resumed", func(t *testing.T) {
 		s.testPaused(ctx, t, pausing, "registry/蓬江区人口底册 2026-11 副本.csv", first)
 	})
@@ -309,8 +312,14 @@ type regPerson struct {
 // makes the ObjectCreated:Put event S3 sends for it.
 func (s *regSystem) upload(ctx context.Context, t *testing.T, key string) ([]byte, importjob.Object) {
 	t.Helper()
+	return s.uploadFile(ctx, t, key, s.file)
+}
+
+// uploadFile is upload of another file.
+func (s *regSystem) uploadFile(ctx context.Context, t *testing.T, key string, file []byte) ([]byte, importjob.Object) {
+	t.Helper()
 	put, err := s.s3API.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(s.bucket), Key: aws.String(key), Body: bytes.NewReader(s.file), ContentType: aws.String("text/csv"),
+		Bucket: aws.String(s.bucket), Key: aws.String(key), Body: bytes.NewReader(file), ContentType: aws.String("text/csv"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +333,7 @@ func (s *regSystem) upload(ctx context.Context, t *testing.T, key string) ([]byt
 	rec := ev["Records"].([]any)[0].(map[string]any)
 	rec["eventTime"] = time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	obj := rec["s3"].(map[string]any)["object"].(map[string]any)
-	obj["key"], obj["size"], obj["eTag"] = s3EventKey(key), len(s.file), etag
+	obj["key"], obj["size"], obj["eTag"] = s3EventKey(key), len(file), etag
 	out, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)

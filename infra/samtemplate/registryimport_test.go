@@ -12,10 +12,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The registry import: S3 starts it for files under registry/ in the
-// uploads bucket, its own queue continues it, and its S3 rights are the
-// ones it needs to read uploads, see a missing key as missing, and write
-// the error file.
+// The registry import: S3 starts it for files under registry/ and lists
+// under lists/ in the uploads bucket, its own queue continues it, and its
+// S3 rights are the ones it needs to read uploads, see a missing key as
+// missing, and write the error file.
 const (
 	importID      = "RegistryImportFunction"
 	importQueueID = "ImportQueue"
@@ -79,9 +79,7 @@ func importProblems(tp template) []string {
 	}
 
 	s3events := eventsOfType(tp, importID, "S3")
-	if len(s3events) != 1 {
-		bad("%s: want exactly one S3 event, got %d", importID, len(s3events))
-	}
+	var prefixes []string
 	for name, ev := range s3events {
 		if b := get(ev, "Bucket"); b == nil || b.Tag != "!Ref" || b.Value != uploadsID {
 			bad("%s: event %s: Bucket must be !Ref %s", importID, name, uploadsID)
@@ -92,9 +90,13 @@ func importProblems(tp template) []string {
 				prefix = valueOr(get(r, "Value"), "")
 			}
 		}
-		if prefix != "registry/" {
-			bad("%s: event %s: the S3 key filter must be prefix registry/, got %q", importID, name, prefix)
+		if prefix != "registry/" && prefix != "lists/" {
+			bad("%s: event %s: the S3 key filter must be prefix registry/ or lists/, got %q", importID, name, prefix)
 		}
+		prefixes = append(prefixes, prefix)
+	}
+	if slices.Sort(prefixes); !slices.Equal(prefixes, []string{"lists/", "registry/"}) {
+		bad("%s: want one S3 event for registry/ and one for lists/, got prefixes %q", importID, prefixes)
 	}
 	sqsEvents := eventsOfType(tp, importID, "SQS")
 	if len(sqsEvents) != 1 {
@@ -119,20 +121,21 @@ func importProblems(tp template) []string {
 	}
 
 	grants := s3Grants(tp, importID)
-	want := map[string]string{
-		"s3:GetObject":  uploadsARN + "/registry/*",
-		"s3:ListBucket": uploadsARN,
-		"s3:PutObject":  uploadsARN + "/errors/*",
+	want := []struct{ action, resource string }{
+		{"s3:GetObject", uploadsARN + "/registry/*"},
+		{"s3:GetObject", uploadsARN + "/lists/*"},
+		{"s3:ListBucket", uploadsARN},
+		{"s3:PutObject", uploadsARN + "/errors/*"},
 	}
-	for action, res := range want {
-		if !slices.Contains(grants[action], res) {
-			bad("%s: %s must be granted on %s without a condition (got %v)", importID, action, res, grants[action])
+	for _, w := range want {
+		if !slices.Contains(grants[w.action], w.resource) {
+			bad("%s: %s must be granted on %s without a condition (got %v)", importID, w.action, w.resource, grants[w.action])
 		}
 	}
 	for action, res := range grants {
 		for _, r := range res {
-			if !strings.HasPrefix(r, uploadsARN) || strings.HasSuffix(r, "/*") && !strings.HasSuffix(r, "/registry/*") && !strings.HasSuffix(r, "/errors/*") {
-				bad("%s: %s granted on %s, outside registry/ and errors/ of the uploads bucket", importID, action, r)
+			if !strings.HasPrefix(r, uploadsARN) || strings.HasSuffix(r, "/*") && !strings.HasSuffix(r, "/registry/*") && !strings.HasSuffix(r, "/lists/*") && !strings.HasSuffix(r, "/errors/*") {
+				bad("%s: %s granted on %s, outside registry/, lists/ and errors/ of the uploads bucket", importID, action, r)
 			}
 		}
 	}
@@ -155,8 +158,10 @@ func TestRegistryImportChecksCatchMistakes(t *testing.T) {
 	listBucket := "              Action: s3:ListBucket\n              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}\n"
 	for _, c := range []struct{ name, old, new, want string }{
 		{"ListBucket only under errors/", listBucket, listBucket + "              Condition:\n                StringLike:\n                  s3:prefix: errors/*\n", "s3:ListBucket must be granted"},
-		{"whole bucket readable", "Action: s3:GetObject\n              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/registry/*", "Action: s3:GetObject\n              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/*", "outside registry/ and errors/"},
-		{"every upload imported", "                  - Name: prefix\n                    Value: registry/\n", "                  - Name: prefix\n                    Value: \"\"\n", "must be prefix registry/"},
+		{"whole bucket readable", "Action: s3:GetObject\n              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/registry/*", "Action: s3:GetObject\n              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/*", "outside registry/, lists/ and errors/"},
+		{"every upload imported", "                  - Name: prefix\n                    Value: registry/\n", "                  - Name: prefix\n                    Value: \"\"\n", "must be prefix registry/ or lists/"},
+		{"lists not uploaded", "                  - Name: prefix\n                    Value: lists/\n", "                  - Name: prefix\n                    Value: registry/\n", "one S3 event for registry/ and one for lists/"},
+		{"lists unreadable", "              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/lists/*\n", "              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/errors/*\n", "s3:GetObject must be granted on arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/lists/*"},
 		{"no encryption", "      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault:\n              SSEAlgorithm: aws:kms\n            BucketKeyEnabled: true\n", "", "no BucketEncryption"},
 		{"kept forever", "            ExpirationInDays: !Ref UploadExpiryDays\n", "", "no lifecycle rule expires"},
 		{"short visibility", "      VisibilityTimeout: 5400\n", "      VisibilityTimeout: 900\n", "less than six times"},

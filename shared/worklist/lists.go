@@ -96,6 +96,15 @@ type Uploader struct {
 // Errors: *fields.Error (CodeInvalidList) for a bad name or kind, header,
 // encoding, or no usable row (the row errors are returned with it).
 func (u *Uploader) Upload(ctx context.Context, name, kind, by string, r io.Reader) (List, []registry.RowError, error) {
+	return u.UploadAs(ctx, "", name, kind, by, r)
+}
+
+// UploadAs is Upload under the list id listID, or a new id when it is "".
+// An upload that may be delivered twice names its list itself (the S3
+// import, after the object), so the second delivery finds the list of the
+// first. The caller checks that no list has the id: the chunks of a list
+// under listID would be overwritten, and deleted if this upload failed.
+func (u *Uploader) UploadAs(ctx context.Context, listID, name, kind, by string, r io.Reader) (List, []registry.RowError, error) {
 	now := u.Now()
 	var c fields.Collector
 	name, reason := textnorm.Required(name, MaxListNameRunes)
@@ -135,7 +144,10 @@ func (u *Uploader) Upload(ctx context.Context, name, kind, by string, r io.Reade
 		return List{}, nil, asListError(err, "header")
 	}
 
-	l := List{ID: newID("l", now), Name: name, Kind: kind, CreatedAt: now.UTC(), CreatedBy: by}
+	if listID == "" {
+		listID = newID("l", now)
+	}
+	l := List{ID: listID, Name: name, Kind: kind, CreatedAt: now.UTC(), CreatedBy: by}
 	retention := u.Retention
 	if retention <= 0 {
 		retention = DefaultRetention

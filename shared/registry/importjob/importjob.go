@@ -1,10 +1,11 @@
-// Package importjob runs registry imports in Lambda: the district office
-// uploads a registry file under registry/ in the import bucket, S3 invokes
-// the function, and the function imports the file in as many invocations
-// as it takes. Each invocation works until shortly before its deadline,
-// then queues a continuation message that the same function consumes to
-// resume from the import's checkpoint. When the import ends, its refused
-// rows go to errors/<importId>.csv in the same bucket.
+// Package importjob runs the imports of the district office's uploads in
+// Lambda. A registry file uploaded under registry/ in the uploads bucket
+// is imported in as many invocations as it takes: each works until
+// shortly before its deadline, then queues a continuation message that the
+// same function consumes to resume from the import's checkpoint. A
+// reconciliation list uploaded under lists/<kind>/ is stored as a list in
+// the invocation S3 starts (see lists.go). Either way, the refused rows go
+// to errors/<id>.csv in the same bucket.
 package importjob
 
 import (
@@ -24,6 +25,7 @@ import (
 	"gridcode/shared/grid"
 	"gridcode/shared/registry"
 	"gridcode/shared/registry/s3source"
+	"gridcode/shared/worklist"
 )
 
 const (
@@ -53,7 +55,8 @@ type Object struct {
 	ETag      string `json:"eTag,omitempty"`
 }
 
-// Continuation is the SQS message that resumes an import.
+// Continuation is the SQS message that resumes an import, or retries the
+// upload of a list: then ImportID is the list's id (ListID).
 type Continuation struct {
 	ImportID string `json:"importId"`
 	Object
@@ -72,11 +75,16 @@ type Lookup interface {
 // it; a new upload of the key is a new import. Keyed, so the id does not
 // reveal file names.
 func ImportID(v Lookup, o Object) string {
-	pin := o.VersionID
-	if pin == "" {
-		pin = o.ETag
+	return "imp" + v.Lookup("registry-import", o.Bucket, o.Key, o.pin())[:24]
+}
+
+// pin is what tells this upload of the key from another: the version in a
+// versioned bucket, else the content's ETag.
+func (o Object) pin() string {
+	if o.VersionID != "" {
+		return o.VersionID
 	}
-	return "imp" + v.Lookup("registry-import", o.Bucket, o.Key, pin)[:24]
+	return o.ETag
 }
 
 // Objects reads registry files and writes error files.
@@ -104,8 +112,13 @@ type Job struct {
 	Grids    GridLister
 	Objects  Objects
 	Queue    Queue
+	// Lists stores the lists uploaded under ListsPrefix; its Grids is
+	// replaced by the grids table as read at each invocation. Nil: such
+	// uploads are ignored.
+	Lists *worklist.Uploader
 	// Margin is left before the invocation's deadline: no chunk starts
-	// after deadline - Margin, so it must exceed the time one chunk takes.
+	// after deadline - Margin, so it must exceed the time one chunk takes;
+	// a list upload must end by then.
 	Margin time.Duration
 }
 
@@ -133,8 +146,9 @@ type Outcome struct {
 // S3Result is the answer to an S3 event. S3 invokes asynchronously and
 // ignores it; it tells a test or a manual invocation what happened.
 type S3Result struct {
-	Imports []Outcome `json:"imports"`
-	Ignored int       `json:"ignored"` // records for other keys or events
+	Imports []Outcome     `json:"imports"`
+	Lists   []ListOutcome `json:"lists,omitempty"`
+	Ignored int           `json:"ignored"` // records for other keys or events
 }
 
 // errBadMessage is a continuation that names no import this function made.
@@ -173,19 +187,28 @@ func (j *Job) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 }
 
 // HandleS3 starts (or, for an event delivered again, resumes) the import
-// of each new registry file. An import that fails here is handed to the
-// queue, whose redelivery and dead-letter queue then govern it, rather
-// than to S3's two silent retries.
+// of each new registry file, and stores each new list. An import or list
+// that fails here is handed to the queue, whose redelivery and dead-letter
+// queue then govern it, rather than to S3's two silent retries.
 func (j *Job) HandleS3(ctx context.Context, e events.S3Event) (S3Result, error) {
 	inv := j.invocation(ctx)
 	res := S3Result{Imports: []Outcome{}}
 	for _, r := range e.Records {
 		key := r.S3.Object.URLDecodedKey
-		if !strings.HasPrefix(r.EventName, "ObjectCreated:") || !strings.HasPrefix(key, Prefix) || !strings.HasSuffix(strings.ToLower(key), ".csv") {
+		obj := Object{Bucket: r.S3.Bucket.Name, Key: key, VersionID: r.S3.Object.VersionID, ETag: r.S3.Object.ETag}
+		switch j.route(r.EventName, key) {
+		case ListsPrefix:
+			out, err := j.startList(ctx, inv, obj)
+			if err != nil {
+				return res, err
+			}
+			res.Lists = append(res.Lists, out)
+			continue
+		case Prefix:
+		default:
 			res.Ignored++
 			continue
 		}
-		obj := Object{Bucket: r.S3.Bucket.Name, Key: key, VersionID: r.S3.Object.VersionID, ETag: r.S3.Object.ETag}
 		c := Continuation{ImportID: ImportID(j.Importer.Vault, obj), Object: obj}
 		out, err := j.step(ctx, inv, c)
 		if err != nil {
@@ -200,20 +223,45 @@ func (j *Job) HandleS3(ctx context.Context, e events.S3Event) (S3Result, error) 
 	return res, nil
 }
 
-// HandleSQS resumes the import of each continuation. A failed one is
-// reported as a batch item failure: SQS delivers it again after the
-// visibility timeout, and after maxReceiveCount moves it to the
-// dead-letter queue, from where it can be redriven to resume the import.
+// route is the prefix of the uploads an event's key is one of (Prefix,
+// ListsPrefix), or "" for anything else: a deletion, another file, an
+// error file. S3's filter already picks the prefixes; this checks again,
+// and checks the suffix, which S3 would match case-sensitively (Excel on
+// Windows writes .CSV).
+func (j *Job) route(eventName, key string) string {
+	if !strings.HasPrefix(eventName, "ObjectCreated:") || !strings.HasSuffix(strings.ToLower(key), ".csv") {
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(key, Prefix):
+		return Prefix
+	case strings.HasPrefix(key, ListsPrefix) && j.Lists != nil:
+		return ListsPrefix
+	}
+	return ""
+}
+
+// HandleSQS resumes the import of each continuation, or retries the list
+// of each retry. A failed one is reported as a batch item failure: SQS
+// delivers it again after the visibility timeout, and after
+// maxReceiveCount moves it to the dead-letter queue, from where it can be
+// redriven.
 func (j *Job) HandleSQS(ctx context.Context, e events.SQSEvent) (events.SQSEventResponse, error) {
 	inv := j.invocation(ctx)
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, m := range e.Records {
 		c, err := j.decode(m.Body)
-		if err == nil {
+		message := "registry import continuation failed"
+		switch {
+		case err != nil:
+		case strings.HasPrefix(c.Key, ListsPrefix):
+			message = "list upload retry failed"
+			_, err = j.uploadList(ctx, inv, c)
+		default:
 			_, err = j.step(ctx, inv, c)
 		}
 		if err != nil {
-			slog.ErrorContext(ctx, "registry import continuation failed", "messageId", m.MessageId, "importId", c.ImportID, "err", err)
+			slog.ErrorContext(ctx, message, "messageId", m.MessageId, "importId", c.ImportID, "err", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}
 	}
@@ -221,8 +269,8 @@ func (j *Job) HandleSQS(ctx context.Context, e events.SQSEvent) (events.SQSEvent
 }
 
 // decode reads a continuation and checks that its id is the one this
-// function gives its object, so a message cannot point an import at
-// another file.
+// function gives its object, so a message cannot point an import or a
+// list at another file.
 func (j *Job) decode(body string) (Continuation, error) {
 	var c Continuation
 	dec := json.NewDecoder(strings.NewReader(body))
@@ -230,7 +278,14 @@ func (j *Job) decode(body string) (Continuation, error) {
 	if err := dec.Decode(&c); err != nil {
 		return Continuation{}, fmt.Errorf("%w: %w", errBadMessage, err)
 	}
-	if c.ImportID == "" || c.ImportID != ImportID(j.Importer.Vault, c.Object) || !strings.HasPrefix(c.Key, Prefix) {
+	var want string
+	switch j.route("ObjectCreated:", c.Key) {
+	case Prefix:
+		want = ImportID(j.Importer.Vault, c.Object)
+	case ListsPrefix:
+		want = ListID(j.Lists.Vault, c.Object)
+	}
+	if c.ImportID == "" || c.ImportID != want {
 		return c, errBadMessage
 	}
 	return c, nil
@@ -241,7 +296,27 @@ func (j *Job) decode(body string) (Continuation, error) {
 type invocation struct {
 	until  time.Time // zero: no deadline
 	grids  *grid.Directory
-	worked bool // an import has run a chunk in this invocation
+	worked bool // an import has run a chunk, or a list has been read, in this invocation
+}
+
+// directory is the grids table, read at the first call.
+func (inv *invocation) directory(ctx context.Context, grids GridLister) (*grid.Directory, error) {
+	if inv.grids == nil {
+		list, err := grids.ListGrids(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read grids: %w", err)
+		}
+		inv.grids = grid.NewDirectory(list)
+	}
+	return inv.grids, nil
+}
+
+// timeUp reports that the invocation has worked and its time is up: what
+// comes next waits for the next invocation. The first import or list of an
+// invocation always runs, however late it is, so every invocation makes
+// progress.
+func (inv *invocation) timeUp(now time.Time) bool {
+	return inv.worked && !inv.until.IsZero() && !now.Before(inv.until)
 }
 
 func (j *Job) invocation(ctx context.Context) *invocation {
@@ -298,18 +373,15 @@ func (j *Job) step(ctx context.Context, inv *invocation, c Continuation) (Outcom
 	// The first import of an invocation always runs at least one chunk,
 	// however late it is, so every invocation makes progress; a later one
 	// waits for the next invocation once the time is up.
-	if inv.worked && !inv.until.IsZero() && !now.Before(inv.until) {
+	if inv.timeUp(now) {
 		return j.pause(ctx, c, run)
 	}
-	if inv.grids == nil {
-		grids, err := j.Grids.ListGrids(ctx)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("import %s: read grids: %w", c.ImportID, err)
-		}
-		inv.grids = grid.NewDirectory(grids)
+	grids, err := inv.directory(ctx, j.Grids)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("import %s: %w", c.ImportID, err)
 	}
 	im := *j.Importer
-	im.Grids = inv.grids
+	im.Grids = grids
 	inv.worked = true
 	src := j.Objects.Source(c.Bucket, c.Key, c.VersionID, c.ETag)
 	run, err = im.Run(ctx, run, src, inv.until, func(registry.Import) {})
@@ -403,15 +475,26 @@ func (j *Job) writeErrorFile(ctx context.Context, c Continuation, run registry.I
 	}
 	if run.Status == registry.ImportFailed {
 		for _, reason := range strings.Split(run.Reason, ",") {
-			rows = append(rows, registry.RowError{Line: run.Line + 1, Field: "file", Reason: reason})
+			rows = append(rows, registry.RowError{Line: run.Line + 1, Field: FieldFile, Reason: reason})
 		}
 	}
+	if err := j.putErrorFile(ctx, c.Bucket, run.ID, rows); err != nil {
+		return fmt.Errorf("import %s: %w", run.ID, err)
+	}
+	return nil
+}
+
+// FieldFile is the RowError field of a file refused as a whole.
+const FieldFile = "file"
+
+// putErrorFile writes rows as the error file of the import or list id.
+func (j *Job) putErrorFile(ctx context.Context, bucket, id string, rows []registry.RowError) error {
 	var buf bytes.Buffer
 	if err := registry.WriteErrorsCSV(&buf, rows); err != nil {
-		return fmt.Errorf("import %s: error file: %w", run.ID, err)
+		return fmt.Errorf("error file: %w", err)
 	}
-	if err := j.Objects.Put(ctx, c.Bucket, ErrorsKey(run.ID), "text/csv; charset=utf-8", buf.Bytes()); err != nil {
-		return fmt.Errorf("import %s: error file: %w", run.ID, err)
+	if err := j.Objects.Put(ctx, bucket, ErrorsKey(id), "text/csv; charset=utf-8", buf.Bytes()); err != nil {
+		return fmt.Errorf("error file: %w", err)
 	}
 	return nil
 }
