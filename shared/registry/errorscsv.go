@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // fieldLabels are the columns of a registry file as the error file names
@@ -13,7 +14,7 @@ import (
 var fieldLabels = map[string]string{
 	"name": "姓名", "idType": "证件类型", "idNumber": "证件号码", "phone": "手机号",
 	"town": "镇街", "community": "社区", "address": "地址", "residentType": "人员类型",
-	"landlordPhone": "房东电话", FieldRow: "整行",
+	"landlordPhone": "房东电话", FieldRow: "整行", "file": "文件", "header": "表头",
 }
 
 // reasonLabels say in Chinese what a reason code means.
@@ -31,6 +32,10 @@ var reasonLabels = map[string]string{
 	ReasonInvalid:        "不是有效的手机号",
 	"malformed":          "引号不配对",
 	"encoding":           "编码无法识别",
+	"changed":            "文件在导入时被替换,新文件另行导入",
+	"missing":            "文件在导入时被删除",
+	"unknown_kind":       "目录没有说明名单类型(nat、residence_code、venue_code、other)",
+	"no_rows":            "没有一行有效数据",
 }
 
 // WriteErrorsCSV writes refused rows as a CSV file Chinese Excel opens:
@@ -51,6 +56,10 @@ func WriteErrorsCSV(w io.Writer, errs []RowError) error {
 		reason := e.Reason
 		if l, ok := reasonLabels[reason]; ok {
 			reason = l + " (" + reason + ")"
+		} else if col, ok := strings.CutPrefix(reason, "missing_"); ok && fieldLabels[col] != "" {
+			reason = "缺少列" + fieldLabels[col] + " (" + reason + ")"
+		} else if col, ok := strings.CutPrefix(reason, "duplicate_"); ok && fieldLabels[col] != "" {
+			reason = "列" + fieldLabels[col] + "重复 (" + reason + ")"
 		}
 		cw.Write([]string{strconv.Itoa(e.Line), field, reason})
 	}

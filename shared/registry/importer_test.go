@@ -316,4 +316,13 @@ func TestWriteErrorsCSV(t *testing.T) {
 	if !strings.HasSuffix(b.String(), "3,整行,something_new\r\n") {
 		t.Errorf("unknown reason written as %q", b.String())
 	}
+	// Whole-file refusals say in Chinese what is wrong with the file.
+	b.Reset()
+	whole := []registry.RowError{{Line: 1, Field: "header", Reason: "missing_address"}, {Line: 1, Field: "file", Reason: "unknown_kind"}}
+	if err := registry.WriteErrorsCSV(&b, whole); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "1,表头,缺少列地址 (missing_address)\r\n") || !strings.Contains(b.String(), "1,文件,目录没有说明名单类型") {
+		t.Errorf("whole-file refusals written as %q", b.String())
+	}
 }
