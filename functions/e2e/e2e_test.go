@@ -98,33 +98,14 @@ func TestEndToEnd(t *testing.T) {
 
 func start(ctx context.Context, t *testing.T) *system {
 	t.Helper()
-	s := &system{today: dates.Today(time.Now())}
-	var err error
-	if s.fixture, err = os.ReadFile(filepath.Join("testdata", "apigw-v2-request.json")); err != nil {
-		t.Fatal(err)
-	}
-
-	// DynamoDB Local first: it skips the test (or fails it in CI) when it is
-	// not installed, before any time goes into builds.
-	s.db = dynamolocal.Client(t)
-	endpoint := dynamolocal.Endpoint(t)
-	prefix := "e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	s.tables = dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules"}
-	if err := dynamo.CreateTables(ctx, s.db, s.tables); err != nil {
-		t.Fatal(err)
-	}
-	s.store = dynamo.New(s.db, s.tables)
+	s, endpoint, keysFile := newSystem(ctx, t, "e2e", func(prefix string) dynamo.Tables {
+		return dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules"}
+	})
 	if err := s.store.PutGrids(ctx, seededGrids); err != nil {
 		t.Fatal(err)
 	}
 	riskAreas := fmt.Sprintf(`[{"areaCode":"110105","level":"high","from":%q}]`, dates.AddDays(s.today, -10))
 	if err := s.store.PutRuleSet(ctx, district.RiskAreasRuleSet, []byte(riskAreas)); err != nil {
-		t.Fatal(err)
-	}
-
-	keysFile, keys, vault := testKeys(t)
-	s.vault = vault
-	if s.issuer, err = auth.NewIssuer(keys.TokenKey); err != nil {
 		t.Fatal(err)
 	}
 
@@ -140,6 +121,34 @@ func start(ctx context.Context, t *testing.T) *system {
 	s.directory = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/directory"), append(common,
 		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
 	return s
+}
+
+// newSystem is how every HTTP test starts: the API Gateway fixture,
+// DynamoDB Local first (it skips the test, or fails it in CI, when it is
+// not installed, before any time goes into builds), the tables named with
+// a fresh prefix and created, and a keyset with its token issuer. It
+// returns DynamoDB Local's endpoint and the keyset's file for the
+// functions' environment.
+func newSystem(ctx context.Context, t *testing.T, name string, tables func(prefix string) dynamo.Tables) (s *system, endpoint, keysFile string) {
+	t.Helper()
+	s = &system{today: dates.Today(time.Now())}
+	var err error
+	if s.fixture, err = os.ReadFile(filepath.Join("testdata", "apigw-v2-request.json")); err != nil {
+		t.Fatal(err)
+	}
+	s.db = dynamolocal.Client(t)
+	endpoint = dynamolocal.Endpoint(t)
+	s.tables = tables(name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-")
+	if err := dynamo.CreateTables(ctx, s.db, s.tables); err != nil {
+		t.Fatal(err)
+	}
+	s.store = dynamo.New(s.db, s.tables)
+	keysFile, keys, vault := testKeys(t)
+	s.vault = vault
+	if s.issuer, err = auth.NewIssuer(keys.TokenKey); err != nil {
+		t.Fatal(err)
+	}
+	return s, endpoint, keysFile
 }
 
 // receipt is the body of a 200/201 from intake.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gridcode/infra/demo"
-	"gridcode/infra/dynamolocal"
 	"gridcode/infra/lambdarie"
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
@@ -159,33 +156,15 @@ func TestGridWork(t *testing.T) {
 
 func startGridWork(ctx context.Context, t *testing.T) *gwSystem {
 	t.Helper()
-	s := &gwSystem{system: &system{today: dates.Today(time.Now())}}
-	var err error
-	if s.fixture, err = os.ReadFile(filepath.Join("testdata", "apigw-v2-request.json")); err != nil {
-		t.Fatal(err)
-	}
-
-	// DynamoDB Local first: it skips the test (or fails it in CI) when it is
-	// not installed, before any time goes into builds.
-	s.db = dynamolocal.Client(t)
-	endpoint := dynamolocal.Endpoint(t)
-	prefix := "gridwork-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	s.tables = dynamo.Tables{
-		Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules",
-		Registry: prefix + "registry", RegistryIndex: prefix + "registry-index", Imports: prefix + "imports",
-		ImportErrors: prefix + "import-errors", Lists: prefix + "lists", ListChunks: prefix + "list-chunks",
-		Tasks: prefix + "tasks", Reconciliations: prefix + "reconciliations", Audit: prefix + "audit",
-	}
-	if err := dynamo.CreateTables(ctx, s.db, s.tables); err != nil {
-		t.Fatal(err)
-	}
-	s.store = dynamo.New(s.db, s.tables)
-
-	keysFile, keys, vault := testKeys(t)
-	s.vault = vault
-	if s.issuer, err = auth.NewIssuer(keys.TokenKey); err != nil {
-		t.Fatal(err)
-	}
+	base, endpoint, keysFile := newSystem(ctx, t, "gridwork", func(prefix string) dynamo.Tables {
+		return dynamo.Tables{
+			Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules",
+			Registry: prefix + "registry", RegistryIndex: prefix + "registry-index", Imports: prefix + "imports",
+			ImportErrors: prefix + "import-errors", Lists: prefix + "lists", ListChunks: prefix + "list-chunks",
+			Tasks: prefix + "tasks", Reconciliations: prefix + "reconciliations", Audit: prefix + "audit",
+		}
+	})
+	s := &gwSystem{system: base}
 	s.admin = s.issue(t, auth.Principal{Subject: "district", Role: auth.DistrictAdmin})
 
 	// The demo district: Pengjiang's communities in 410 grids, 石冲社区 in

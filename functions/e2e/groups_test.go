@@ -8,8 +8,6 @@ import (
 	"image"
 	"image/png"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +23,6 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
-	"gridcode/infra/dynamolocal"
 	"gridcode/infra/lambdarie"
 	"gridcode/shared/alert"
 	"gridcode/shared/auth"
@@ -160,32 +157,14 @@ func TestGroups(t *testing.T) {
 
 func startGroups(ctx context.Context, t *testing.T) *gcSystem {
 	t.Helper()
-	s := &gcSystem{system: &system{today: dates.Today(time.Now())}}
-	var err error
-	if s.fixture, err = os.ReadFile(filepath.Join("testdata", "apigw-v2-request.json")); err != nil {
-		t.Fatal(err)
-	}
-
-	// DynamoDB Local first: it skips the test (or fails it in CI) when it is
-	// not installed, before any time goes into builds.
-	s.db = dynamolocal.Client(t)
-	endpoint := dynamolocal.Endpoint(t)
-	prefix := "groups-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	s.tables = dynamo.Tables{
-		Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules",
-		Groups: prefix + "groups", Members: prefix + "members", Health: prefix + "health", DailyLists: prefix + "daily",
-		Registry: prefix + "registry",
-	}
-	if err := dynamo.CreateTables(ctx, s.db, s.tables); err != nil {
-		t.Fatal(err)
-	}
-	s.store = dynamo.New(s.db, s.tables)
-
-	keysFile, keys, vault := testKeys(t)
-	s.vault = vault
-	if s.issuer, err = auth.NewIssuer(keys.TokenKey); err != nil {
-		t.Fatal(err)
-	}
+	base, endpoint, keysFile := newSystem(ctx, t, "groups", func(prefix string) dynamo.Tables {
+		return dynamo.Tables{
+			Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules",
+			Groups: prefix + "groups", Members: prefix + "members", Health: prefix + "health", DailyLists: prefix + "daily",
+			Registry: prefix + "registry",
+		}
+	})
+	s := &gcSystem{system: base}
 
 	// The grids with their workers, sealed, as the district's import
 	// stores them.
