@@ -53,6 +53,24 @@ func welcome(r report.Record, action string) alert.Alert {
 // eventually retries check until it returns "" or 10 s pass: DynamoDB's
 // secondary indexes are eventually consistent, so a grid's list may lag a
 // write by a moment. Once the index has caught up, checks are exact.
+// oneWins checks racing writes: exactly one succeeded and every other lost
+// with conflict.
+func oneWins(t *testing.T, errs []error, conflict error) {
+	t.Helper()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, conflict):
+			t.Errorf("a losing write = %v, want %v", err, conflict)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d writes won, want 1", won)
+	}
+}
+
 func eventually(t *testing.T, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -171,18 +171,7 @@ func RunFollowUps(t *testing.T, newStore func(t *testing.T) FollowUpStore) {
 			}()
 		}
 		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, report.ErrConflict):
-				t.Errorf("a losing update = %v, want ErrConflict", err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("%d updates won, want 1", won)
-		}
+		oneWins(t, errs, report.ErrConflict)
 		if got := mustGetReport(t, s, "r1"); got.Version != 1 || len(got.FollowUps) != 1 {
 			t.Errorf("after the race: version %d, %d follow-ups; want 1 and 1", got.Version, len(got.FollowUps))
 		}

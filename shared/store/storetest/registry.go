@@ -524,18 +524,7 @@ func runImportTests(t *testing.T, newStore func(t *testing.T) RegistryStore) {
 			})
 		}
 		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, registry.ErrConflict):
-				t.Errorf("PutImport = %v, want nil or ErrConflict", err)
-			}
-		}
-		if won != 1 {
-			t.Errorf("%d starts succeeded, want 1", won)
-		}
+		oneWins(t, errs, registry.ErrConflict)
 	})
 
 	t.Run("row errors are ordered by line and replaced per chunk", func(t *testing.T) {

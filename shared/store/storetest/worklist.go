@@ -535,18 +535,7 @@ func runTaskTests(t *testing.T, newStore func(t *testing.T) WorklistStore) {
 			}()
 		}
 		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, worklist.ErrConflict):
-				t.Errorf("a losing update = %v, want ErrConflict", err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("%d updates won, want 1", won)
-		}
+		oneWins(t, errs, worklist.ErrConflict)
 		if got := mustGetTask(t, s, "t1"); got.Version != 1 || len(got.Visits) != 1 {
 			t.Errorf("after the race: version %d, %d visits; want 1 and 1", got.Version, len(got.Visits))
 		}
