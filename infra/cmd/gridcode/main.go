@@ -119,6 +119,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "              bin/gridcode token --role grid_worker --grid <gridCode from GET /v1/grids>\n")
 	fmt.Fprintf(stdout, "              bin/gridcode token --role group_admin --group <groupId>\n")
 	fmt.Fprintf(stdout, "group lists are refreshed every day at 06:00 Asia/Shanghai (and on start if missed)\n")
+	fmt.Fprintf(stdout, "registry search: GET /v1/registry/search; a whole registry: stop the server, bin/gridcode import registry FILE\n")
 	// Bodies are at most 16 KiB: slow clients on a phone network still fit.
 	srv := &http.Server{
 		Handler:           sys.Handler,
