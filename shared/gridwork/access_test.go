@@ -81,10 +81,19 @@ func TestAccess(t *testing.T) {
 			_, err := f.followUps.Overdue(ctx, c, "unassigned")
 			return err
 		}, allowed(office)},
-		{"escalated", func(c gridwork.Caller) error {
+		// The worker of a community's lead grid is its supervisor.
+		{"escalated of 石冲", func(c gridwork.Caller) error {
 			_, err := f.followUps.Escalated(ctx, c, report.EscalationCommunity, "石冲")
 			return err
-		}, allowed(office)},
+		}, allowed(office, worker)},
+		{"escalated of the caller's community", func(c gridwork.Caller) error {
+			_, err := f.followUps.Escalated(ctx, c, report.EscalationCommunity, "")
+			return err
+		}, allowed(office, worker, otherCommunity, otherTown)},
+		{"escalated of 白沙", func(c gridwork.Caller) error {
+			_, err := f.followUps.Escalated(ctx, c, report.EscalationCommunity, "白沙社区")
+			return err
+		}, allowed(office, otherCommunity)},
 	}
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) {

@@ -94,12 +94,29 @@ func (f FollowUps) Overdue(ctx context.Context, c Caller, gridCode string) ([]Du
 // reports are those of its grids, and those of the district pool that
 // name it.
 func (f FollowUps) Escalated(ctx context.Context, c Caller, level report.EscalationLevel, community string) ([]Due, error) {
-	if !c.IsDistrictAdmin() {
-		return nil, auth.ErrForbidden
+	if err := requireGridWork(c); err != nil {
+		return nil, err
 	}
 	dir, err := f.Grids.Grids(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if !c.IsDistrictAdmin() {
+		// The community's supervisor is the worker of its lead grid, the
+		// one that takes the community's reports and passes them on.
+		own, ok := dir.Lookup(c.Grid)
+		if !ok {
+			return nil, auth.ErrForbidden
+		}
+		if lead, _ := dir.ForCommunity(own.Community); lead != own.Code {
+			return nil, auth.ErrForbidden
+		}
+		if community != "" {
+			if name, ok := communityName(dir, community); !ok || name != own.Community {
+				return nil, auth.ErrForbidden
+			}
+		}
+		community = own.Community
 	}
 	inCommunity := func(report.Record) bool { return true }
 	codes := []string{grid.Unassigned}

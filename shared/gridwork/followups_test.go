@@ -33,23 +33,27 @@ func TestEscalatedByCommunity(t *testing.T) {
 
 	cases := []struct {
 		name      string
+		caller    gridwork.Caller
 		level     report.EscalationLevel
 		community string
 		want      []string // report ids, in order
 	}{
-		{"the whole district", report.EscalationCommunity, "",
+		{"the whole district", office, report.EscalationCommunity, "",
 			[]string{"zm-district", "sc2-district", "bs-community", "pool-other", "sc1-community", "pool-sc"}},
-		{"the whole district, district level", report.EscalationDistrict, "", []string{"zm-district", "sc2-district"}},
-		{"a community as the directory names it", report.EscalationCommunity, "石冲社区", []string{"sc2-district", "sc1-community", "pool-sc"}},
-		{"a community as people write it", report.EscalationCommunity, "石冲", []string{"sc2-district", "sc1-community", "pool-sc"}},
-		{"a community, district level", report.EscalationDistrict, "石冲", []string{"sc2-district"}},
-		{"a community with nothing in the pool", report.EscalationCommunity, "白沙社区", []string{"bs-community"}},
-		{"a village", report.EscalationCommunity, "子绵", []string{"zm-district"}},
+		{"the whole district, district level", office, report.EscalationDistrict, "", []string{"zm-district", "sc2-district"}},
+		{"a community as the directory names it", office, report.EscalationCommunity, "石冲社区", []string{"sc2-district", "sc1-community", "pool-sc"}},
+		{"a community as people write it", office, report.EscalationCommunity, "石冲", []string{"sc2-district", "sc1-community", "pool-sc"}},
+		{"a community, district level", office, report.EscalationDistrict, "石冲", []string{"sc2-district"}},
+		{"a community with nothing in the pool", office, report.EscalationCommunity, "白沙社区", []string{"bs-community"}},
+		{"a village", office, report.EscalationCommunity, "子绵", []string{"zm-district"}},
+		// The worker of 石冲's lead grid supervises 石冲, whatever they ask.
+		{"石冲's supervisor", worker, report.EscalationCommunity, "", []string{"sc2-district", "sc1-community", "pool-sc"}},
+		{"石冲's supervisor, district level", worker, report.EscalationDistrict, "石冲社区", []string{"sc2-district"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			due, err := f.followUps.Escalated(ctx, office, c.level, c.community)
+			due, err := f.followUps.Escalated(ctx, c.caller, c.level, c.community)
 			if err != nil {
 				t.Fatal(err)
 			}
