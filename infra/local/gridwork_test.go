@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -364,5 +366,40 @@ func TestFollowUpDeadlinesAndStats(t *testing.T) {
 	}
 	if code := c.do("GET", "/v1/stats?from=2022-12-09&to=2022-12-01", "", c.token(auth.DistrictAdmin, ""), nil, &bad); code != 400 {
 		t.Errorf("stats with to before from: %d", code)
+	}
+}
+
+// A data dir from before the registry gets the demo registry on its next
+// start, once.
+func TestOlderDataDirGetsTheDemoRegistry(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	now := func() time.Time { return testNow }
+	sys, err := Open(context.Background(), dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.Close()
+	// As the group-code release left it: seeded, no registry file.
+	if err := os.Remove(filepath.Join(dir, DemoRegistryFile)); err != nil {
+		t.Fatal(err)
+	}
+	sys, err = Open(context.Background(), dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	if sys.Seeded {
+		t.Error("the second start seeded the district again")
+	}
+	keys, err := sys.Store.PersonKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != DemoPeople+len(BriefCase) {
+		t.Errorf("registry has %d people, want %d", len(keys), DemoPeople+len(BriefCase))
+	}
+	if _, err := os.Stat(filepath.Join(dir, DemoRegistryFile)); err != nil {
+		t.Errorf("the demo registry file was not written again: %v", err)
 	}
 }

@@ -152,7 +152,9 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	// The local runner's window on the phone network: what was "sent".
 	mux.Handle("GET /dev/sms", sys.Outbox.Handler())
 	sys.Handler = httpapi.Logged(mux)
-	if sys.Seeded {
+	// A data dir from before the registry existed gets the demo registry
+	// too; its file marks it as loaded.
+	if _, err := os.Stat(filepath.Join(dataDir, DemoRegistryFile)); sys.Seeded || errors.Is(err, os.ErrNotExist) {
 		if err := sys.seedRegistry(ctx, dataDir); err != nil {
 			sys.Close()
 			return nil, err
