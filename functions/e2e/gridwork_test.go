@@ -2,8 +2,12 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +21,7 @@ import (
 
 	"gridcode/infra/demo"
 	"gridcode/infra/lambdarie"
+	"gridcode/infra/sqsfake"
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
 	"gridcode/shared/grid"
@@ -68,6 +73,11 @@ const (
 type gwSystem struct {
 	*system
 	registry, worklist, stats *lambdarie.Emulator
+	// reconcileWork runs the reconciliation jobs the worklist sends to
+	// jobs; sqsFixture is the SQS event the jobs are delivered in.
+	reconcileWork *lambdarie.Emulator
+	jobs          *sqsfake.Queue
+	sqsFixture    []byte
 
 	dir *grid.Directory
 	// home is the grid of 新塘里 in 石冲社区, where 陈永健 and 黄雅玲 are
@@ -122,8 +132,12 @@ type gwTask struct {
 	} `json:"visits"`
 }
 
-// gwReconciliation is the answer to POST /v1/reconcile.
+// gwReconciliation is the answer to POST /v1/reconcile and to GET
+// /v1/reconcile/{reconciliationId}.
 type gwReconciliation struct {
+	ID      string `json:"reconciliationId"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason"`
 	ListA   string `json:"listA"`
 	ListB   string `json:"listB"`
 	RowsA   int    `json:"rowsA"`
@@ -211,8 +225,18 @@ func startGridWork(ctx context.Context, t *testing.T) *gwSystem {
 		t.Fatalf("PutPeople = %d, %v; want %d written", n, err, len(people))
 	}
 
+	// The reconciliation queue: the worklist sends its jobs here, and the
+	// test delivers them to reconcilework as Lambda's SQS poller would.
+	if s.sqsFixture, err = os.ReadFile(filepath.Join("testdata", "sqs-event.json")); err != nil {
+		t.Fatal(err)
+	}
+	queueURL := refreshQueueURL(t, s.sqsFixture)
+	s.jobs = &sqsfake.Queue{URL: queueURL}
+	sqsServer := httptest.NewServer(s.jobs)
+	t.Cleanup(sqsServer.Close)
+
 	// Each function gets the variables template.yaml gives it, with the
-	// key file for KEYS_PARAMETER and the local endpoint.
+	// key file for KEYS_PARAMETER and the local endpoints.
 	common := []string{"KEYS_FILE=" + keysFile, "DYNAMODB_ENDPOINT=" + endpoint, "AWS_LAMBDA_LOG_FORMAT=JSON", "SETTINGS_TTL=30s"}
 	s.registry = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/registry"), append(slices.Clone(common),
 		"REGISTRY_TABLE="+s.tables.Registry, "REGISTRY_INDEX_TABLE="+s.tables.RegistryIndex,
@@ -222,7 +246,12 @@ func startGridWork(ctx context.Context, t *testing.T) *gwSystem {
 		"LISTS_TABLE="+s.tables.Lists, "LIST_CHUNKS_TABLE="+s.tables.ListChunks, "TASKS_TABLE="+s.tables.Tasks,
 		"RECONCILIATIONS_TABLE="+s.tables.Reconciliations, "REGISTRY_TABLE="+s.tables.Registry,
 		"REGISTRY_INDEX_TABLE="+s.tables.RegistryIndex, "AUDIT_TABLE="+s.tables.Audit,
-		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
+		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules,
+		"RECONCILE_QUEUE_URL="+queueURL, "SQS_ENDPOINT="+sqsServer.URL)...)
+	s.reconcileWork = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/reconcilework"), append(slices.Clone(common),
+		"LISTS_TABLE="+s.tables.Lists, "LIST_CHUNKS_TABLE="+s.tables.ListChunks, "TASKS_TABLE="+s.tables.Tasks,
+		"RECONCILIATIONS_TABLE="+s.tables.Reconciliations, "REGISTRY_TABLE="+s.tables.Registry,
+		"MAX_RECEIVES="+strconv.Itoa(gwMaxReceives))...)
 	s.stats = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/stats"), append(slices.Clone(common),
 		"REPORTS_TABLE="+s.tables.Reports, "ALERTS_TABLE="+s.tables.Alerts, "TASKS_TABLE="+s.tables.Tasks,
 		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
@@ -471,9 +500,9 @@ func (s *gwSystem) testWorklist(ctx context.Context, t *testing.T) {
 	// registered; 王大明's community is unknown, so the district pool.
 	reconcile := request{Route: "POST /v1/reconcile", Token: s.admin, Body: gcJSON(t, map[string]string{"listA": l.ListID, "listB": worklist.RegistryList})}
 	for i, wantCreated := range []int{2, 0} {
-		var res gwReconciliation
-		s.invoke(ctx, t, s.worklist, reconcile).want(t, http.StatusOK, &res)
-		want := gwReconciliation{ListA: l.ListID, ListB: worklist.RegistryList, RowsA: 3, RowsB: 4, Missing: 2, Created: wantCreated, ToPool: 1}
+		res := s.reconcile(ctx, t, reconcile)
+		want := gwReconciliation{ID: res.ID, Status: worklist.ReconciliationDone, ListA: l.ListID, ListB: worklist.RegistryList,
+			RowsA: 3, RowsB: 4, Missing: 2, Created: wantCreated, ToPool: 1}
 		if diff := cmp.Diff(want, res); diff != "" {
 			t.Errorf("reconciliation %d (-want +got):\n%s", i+1, diff)
 		}
@@ -706,6 +735,49 @@ func (s *gwSystem) testSealed(ctx context.Context, t *testing.T) {
 	}
 }
 
+// gwMaxReceives is the reconciliation queue's maxReceiveCount.
+const gwMaxReceives = 3
+
+// reconcile starts a reconciliation on the worklist function (202, the
+// record running, a job on the queue), delivers the job to reconcilework
+// as Lambda's SQS poller would, and answers GET /v1/reconcile/{id}.
+func (s *gwSystem) reconcile(ctx context.Context, t *testing.T, r request) gwReconciliation {
+	t.Helper()
+	before := len(s.jobs.Messages())
+	resp := s.invoke(ctx, t, s.worklist, r)
+	var started gwReconciliation
+	resp.want(t, http.StatusAccepted, &started)
+	path := "/v1/reconcile/" + started.ID
+	if started.Status != worklist.ReconciliationRunning || started.ID == "" || resp.header("Location") != path {
+		t.Fatalf("reconcile: %+v with Location %q; want running at %s", started, resp.header("Location"), path)
+	}
+	get := request{Route: "GET /v1/reconcile/{reconciliationId}", Path: path, Token: s.admin}
+	var running gwReconciliation
+	if s.invoke(ctx, t, s.worklist, get).want(t, http.StatusOK, &running); running != started {
+		t.Errorf("GET %s before the job ran: %+v, want %+v", path, running, started)
+	}
+
+	msgs := s.jobs.Messages()
+	if len(msgs) != before+1 {
+		t.Fatalf("the worklist queued %d messages, want 1", len(msgs)-before)
+	}
+	var job worklist.Job
+	if err := json.Unmarshal([]byte(msgs[before].Body), &job); err != nil {
+		t.Fatalf("job %s: %v", msgs[before].Body, err)
+	}
+	if want := (worklist.Job{ReconciliationID: started.ID, ListA: started.ListA, ListB: started.ListB}); job != want {
+		t.Errorf("queued job %+v, want %+v", job, want)
+	}
+	ev := refreshSQSEvent(t, s.sqsFixture, msgs[before:], 1)
+	if out := invokeRefreshWorker(ctx, t, s.reconcileWork, ev); len(out.BatchItemFailures) != 0 {
+		t.Fatalf("reconcilework failed the job: %+v\nfunction output:\n%s", out, s.reconcileWork.Output())
+	}
+
+	var done gwReconciliation
+	s.invoke(ctx, t, s.worklist, get).want(t, http.StatusOK, &done)
+	return done
+}
+
 // 6. The logs: a line per request, and no one's personal data.
 func (s *gwSystem) testGridWorkLogs(t *testing.T) {
 	for _, f := range []struct {
@@ -717,10 +789,11 @@ func (s *gwSystem) testGridWorkLogs(t *testing.T) {
 			"GET /v1/registry/search", "GET /v1/registry/imports/{importId}", "GET /v1/registry/imports/{importId}/errors",
 		}},
 		{"worklist", s.worklist, []string{
-			"POST /v1/lists", "GET /v1/lists", "POST /v1/reconcile", "GET /v1/grids/{gridCode}/tasks",
+			"POST /v1/lists", "GET /v1/lists", "POST /v1/reconcile", "GET /v1/reconcile/{reconciliationId}", "GET /v1/grids/{gridCode}/tasks",
 			"GET /v1/tasks/{taskId}", "POST /v1/tasks/{taskId}/visits",
 		}},
 		{"stats", s.stats, []string{"GET /v1/stats"}},
+		{"reconcilework", s.reconcileWork, nil},
 	} {
 		logged := func(o string) bool {
 			for _, r := range f.routes {

@@ -1,5 +1,6 @@
 // Command worklist is the door-knocking Lambda: the district's lists,
-// their reconciliation into verification tasks, and the tasks' visits.
+// their reconciliation into verification tasks (queued for reconcilework,
+// which runs it), and the tasks' visits.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
 	"gridcode/shared/store/dynamo"
+	"gridcode/shared/worklist/sqsjobs"
 )
 
 type config struct {
@@ -23,6 +25,8 @@ type config struct {
 	AuditTable           string        `env:"AUDIT_TABLE, required"`
 	GridsTable           string        `env:"GRIDS_TABLE, required"`
 	RulesTable           string        `env:"RULES_TABLE, required"`
+	ReconcileQueueURL    string        `env:"RECONCILE_QUEUE_URL, required"`
+	SQSEndpoint          string        `env:"SQS_ENDPOINT"` // a local SQS in tests
 	SettingsTTL          time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
 
@@ -52,7 +56,8 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	httpapi.NewWorklistAPI(store, settings, vault, time.Now, staff).Register(mux)
+	jobs := sqsjobs.New(rt.AWS, cfg.SQSEndpoint, cfg.ReconcileQueueURL)
+	httpapi.NewWorklistAPI(store, settings, vault, time.Now, staff, jobs).Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil
 }

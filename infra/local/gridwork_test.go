@@ -1,7 +1,9 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -163,17 +165,18 @@ func TestReconcileToDoorKnocking(t *testing.T) {
 		t.Errorf("grid worker uploading a list: %d, want 403", status)
 	}
 
-	var rec struct {
-		Missing int `json:"missing"`
-		Created int `json:"created"`
-		ToPool  int `json:"toPool"`
-	}
 	body := map[string]string{"listA": up.List.ID, "listB": "registry"}
-	if status := e.send("POST", "/v1/reconcile", admin, body, &rec); status != 200 || rec.Missing != 2 || rec.Created != 2 || rec.ToPool != 1 {
-		t.Fatalf("reconcile: %d %+v, want 2 missing, 2 tasks, 1 in the pool", status, rec)
+	if rec := e.reconcile(admin, body); rec.Status != "done" || rec.Missing != 2 || rec.Created != 2 || rec.ToPool != 1 {
+		t.Fatalf("reconcile: %+v, want done, 2 missing, 2 tasks, 1 in the pool", rec)
 	}
-	if status := e.send("POST", "/v1/reconcile", admin, body, &rec); status != 200 || rec.Missing != 2 || rec.Created != 0 {
-		t.Fatalf("reconcile again: %d %+v, want no new task", status, rec)
+	if rec := e.reconcile(admin, body); rec.Status != "done" || rec.Missing != 2 || rec.Created != 0 {
+		t.Fatalf("reconcile again: %+v, want no new task", rec)
+	}
+	if status := e.send("POST", "/v1/reconcile", admin, map[string]string{"listA": up.List.ID, "listB": "nope"}, nil); status != 404 {
+		t.Errorf("reconcile with an unknown list: %d, want 404", status)
+	}
+	if status := e.do("GET", "/v1/reconcile/c-nope", "", admin, nil, nil); status != 404 {
+		t.Errorf("an unknown reconciliation: %d, want 404", status)
 	}
 	var bad apiError
 	if status := e.send("POST", "/v1/reconcile", admin, map[string]string{"listA": up.List.ID, "listB": "registry", "direction": "sideways"}, &bad); status != 400 || bad.Fields[0].Field != "direction" {
@@ -224,9 +227,48 @@ func TestReconcileToDoorKnocking(t *testing.T) {
 		t.Errorf("the person found at the door is not in the registry: %d %+v", status, res)
 	}
 	// Reconciling again finds them registered now.
-	if status := e.send("POST", "/v1/reconcile", admin, body, &rec); status != 200 || rec.Missing != 1 {
-		t.Errorf("reconcile after the visit: %d %+v, want only the pool's person missing", status, rec)
+	if rec := e.reconcile(admin, body); rec.Status != "done" || rec.Missing != 1 {
+		t.Errorf("reconcile after the visit: %+v, want only the pool's person missing", rec)
 	}
+}
+
+// reconciliationView is a reconciliation as the API answers it.
+type reconciliationView struct {
+	ID      string `json:"reconciliationId"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason"`
+	Missing int    `json:"missing"`
+	Created int    `json:"created"`
+	ToPool  int    `json:"toPool"`
+}
+
+// reconcile starts a reconciliation and waits for its job to end, asking
+// where the 202's Location says. The deadline is generous: it only stops a
+// job that never ends.
+func (e *env) reconcile(token string, body map[string]string) reconciliationView {
+	e.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	status, header, raw := e.fetch("POST", "/v1/reconcile", "application/json", token, bytes.NewReader(b))
+	var rec reconciliationView
+	if status != 202 || json.Unmarshal(raw, &rec) != nil || rec.Status != "running" {
+		e.t.Fatalf("reconcile %v: %d %s, want 202 and a running reconciliation", body, status, raw)
+	}
+	loc := header.Get("Location")
+	if loc != "/v1/reconcile/"+rec.ID {
+		e.t.Fatalf("reconcile: Location %q, want /v1/reconcile/%s", loc, rec.ID)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); rec.Status == "running"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("reconciliation %s still running after 2 minutes", rec.ID)
+		}
+		if status := e.do("GET", loc, "", token, nil, &rec); status != 200 {
+			e.t.Fatalf("GET %s: %d", loc, status)
+		}
+	}
+	return rec
 }
 
 // clockEnv is an env whose clock the test moves.

@@ -32,6 +32,7 @@ import (
 	"gridcode/shared/secrets"
 	"gridcode/shared/sms/outbox"
 	"gridcode/shared/store/embedded"
+	"gridcode/shared/worklist"
 )
 
 // Retention of reports locally, as in the cloud's default.
@@ -66,6 +67,8 @@ type System struct {
 	// `gridcode refresh`, and every day at RefreshAt.
 	Planner *refresh.Planner
 	shards  *shardQueue
+	// reconciles runs the reconciliations POST /v1/reconcile queues.
+	reconciles *reconcileJobs
 
 	vault *pii.Vault
 	now   func() time.Time
@@ -146,7 +149,8 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	}, Staff: staff}.Register(mux)
 	httpapi.RefreshAPI{Planner: sys.Planner, Runs: store, Staff: staff}.Register(mux)
 	httpapi.NewRegistryAPI(store, settings, vault, now, SearchScope, staff).Register(mux)
-	httpapi.NewWorklistAPI(store, settings, vault, now, staff).Register(mux)
+	sys.reconciles = newReconcileJobs(&worklist.Reconciler{Lists: store, Registry: store, Vault: vault, Now: now}, 2*time.Second)
+	httpapi.NewWorklistAPI(store, settings, vault, now, staff, sys.reconciles).Register(mux)
 	httpapi.NewFollowUpsAPI(store, settings, vault, now, staff).Register(mux)
 	httpapi.StatsAPI{Source: store, Grids: settings, Deadlines: report.DefaultDeadlines(), Staff: staff}.Register(mux)
 	// The local runner's window on the phone network: what was "sent".
@@ -167,8 +171,14 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 // the group id is appended.
 const JoinURL = "http://127.0.0.1:8080/join/"
 
-// Close releases the store and the outbox file.
-func (s *System) Close() error { return errors.Join(s.Outbox.Close(), s.Store.Close()) }
+// Close stops the reconciliation jobs, then releases the store and the
+// outbox file.
+func (s *System) Close() error {
+	if s.reconciles != nil {
+		s.reconciles.close()
+	}
+	return errors.Join(s.Outbox.Close(), s.Store.Close())
+}
 
 // Deliver is the local fan-out: it sends due alerts whenever a report
 // queues one, and every second for retries; beside it, every minute, it

@@ -164,7 +164,7 @@ func TestRegistryImportChecksCatchMistakes(t *testing.T) {
 		{"lists unreadable", "              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/lists/*\n", "              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/errors/*\n", "s3:GetObject must be granted on arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/lists/*"},
 		{"no encryption", "      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault:\n              SSEAlgorithm: aws:kms\n            BucketKeyEnabled: true\n", "", "no BucketEncryption"},
 		{"kept forever", "            ExpirationInDays: !Ref UploadExpiryDays\n", "", "no lifecycle rule expires"},
-		{"short visibility", "      VisibilityTimeout: 5400\n", "      VisibilityTimeout: 900\n", "less than six times"},
+		{"short visibility", "  ImportQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 5400\n", "  ImportQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 900\n", "less than six times"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if strings.Count(string(data), c.old) != 1 {

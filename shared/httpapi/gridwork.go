@@ -128,9 +128,11 @@ func (a RegistryAPI) importErrors(w http.ResponseWriter, r *http.Request) {
 type WorklistAPI struct {
 	Uploader   func(ctx context.Context) (*worklist.Uploader, error)
 	Reconciler *worklist.Reconciler
-	Lists      worklist.Store
-	Tasks      gridwork.Tasks
-	Staff      Staff
+	// Jobs runs the reconciliations POST /v1/reconcile starts.
+	Jobs  worklist.JobQueue
+	Lists worklist.Store
+	Tasks gridwork.Tasks
+	Staff Staff
 }
 
 // Register mounts the routes on mux.
@@ -138,6 +140,7 @@ func (a WorklistAPI) Register(mux Router) {
 	mux.HandleFunc("POST /v1/lists", a.upload)
 	mux.HandleFunc("GET /v1/lists", a.lists)
 	mux.HandleFunc("POST /v1/reconcile", a.reconcile)
+	mux.HandleFunc("GET /v1/reconcile/{reconciliationId}", a.reconciliation)
 	mux.HandleFunc("GET /v1/grids/{gridCode}/tasks", a.gridTasks)
 	mux.HandleFunc("GET /v1/tasks/{taskId}", a.task)
 	mux.HandleFunc("POST /v1/tasks/{taskId}/visits", a.visit)
@@ -235,7 +238,24 @@ func (a WorklistAPI) reconcile(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	res, err := a.Reconciler.Run(r.Context(), in.ListA, in.ListB)
+	// Two district-wide lists take longer than API Gateway waits: the
+	// comparison runs as a job, and its record answers how it went.
+	res, err := a.Reconciler.Start(r.Context(), a.Jobs, in.ListA, in.ListB)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/reconcile/"+res.ID)
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+// reconciliation answers how a reconciliation went: running, done with its
+// counts, or failed with a reason code.
+func (a WorklistAPI) reconciliation(w http.ResponseWriter, r *http.Request) {
+	if !a.Staff.requireAdmin(w, r) {
+		return
+	}
+	res, err := a.Lists.GetReconciliation(r.Context(), r.PathValue("reconciliationId"))
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -416,8 +436,8 @@ type WorklistStores interface {
 }
 
 // NewWorklistAPI wires the worklist routes; the local server and the
-// Lambda build them alike.
-func NewWorklistAPI(store WorklistStores, grids gridwork.Grids, vault *pii.Vault, now func() time.Time, staff Staff) WorklistAPI {
+// Lambda build them alike. jobs runs the reconciliations.
+func NewWorklistAPI(store WorklistStores, grids gridwork.Grids, vault *pii.Vault, now func() time.Time, staff Staff, jobs worklist.JobQueue) WorklistAPI {
 	return WorklistAPI{
 		Uploader: func(ctx context.Context) (*worklist.Uploader, error) {
 			dir, err := grids.Grids(ctx)
@@ -427,6 +447,7 @@ func NewWorklistAPI(store WorklistStores, grids gridwork.Grids, vault *pii.Vault
 			return &worklist.Uploader{Store: store, Vault: vault, Grids: dir, Now: now}, nil
 		},
 		Reconciler: &worklist.Reconciler{Lists: store, Registry: store, Vault: vault, Now: now},
+		Jobs:       jobs,
 		Lists:      store,
 		Tasks: gridwork.Tasks{
 			Store: store, Vault: vault, Audit: gridwork.Auditor{Log: store, Now: now},

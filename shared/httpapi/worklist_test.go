@@ -55,6 +55,7 @@ func (s *chunkLists) PutListChunk(ctx context.Context, c worklist.Chunk) error {
 
 type wlEnv struct {
 	store  *chunkLists
+	jobs   *sentJobs
 	vault  *pii.Vault
 	issuer auth.Issuer
 	mux    *http.ServeMux
@@ -75,9 +76,9 @@ func newWLEnv(t *testing.T) *wlEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &wlEnv{store: &chunkLists{Store: s, lists: map[string]bool{}}, vault: v, issuer: issuer, mux: http.NewServeMux()}
+	e := &wlEnv{store: &chunkLists{Store: s, lists: map[string]bool{}}, jobs: &sentJobs{}, vault: v, issuer: issuer, mux: http.NewServeMux()}
 	now := func() time.Time { return wlNow }
-	api := httpapi.NewWorklistAPI(e.store, wlGrids{grid.NewDirectory([]grid.Grid{wlGrid})}, v, now, httpapi.Staff{Issuer: issuer, Now: now})
+	api := httpapi.NewWorklistAPI(e.store, wlGrids{grid.NewDirectory([]grid.Grid{wlGrid})}, v, now, httpapi.Staff{Issuer: issuer, Now: now}, e.jobs)
 	api.Register(e.mux)
 	return e
 }

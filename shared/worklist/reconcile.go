@@ -81,10 +81,27 @@ type missing struct {
 // Only keys are compared; the sealed evidence is opened only for the chunks
 // of a that hold someone missing, so two district-wide lists with a few
 // percent difference compare in seconds.
+//
+// Run makes a new reconciliation id and records the result as done; the
+// HTTP API queues a Job instead (Start) and the worker runs it (RunJob).
 func (rc *Reconciler) Run(ctx context.Context, a, b string) (Reconciliation, error) {
-	start := rc.Now()
+	return rc.run(ctx, Job{ReconciliationID: newID("c", rc.Now()), ListA: a, ListB: b})
+}
+
+// sameList refuses a comparison of a list with itself.
+func sameList(a, b string) error {
 	if a == b {
-		return Reconciliation{}, &fields.Error{Code: CodeInvalidReconciliation, Problems: []fields.Problem{{Field: "listB", Reason: ReasonSameList}}}
+		return &fields.Error{Code: CodeInvalidReconciliation, Problems: []fields.Problem{{Field: "listB", Reason: ReasonSameList}}}
+	}
+	return nil
+}
+
+// run compares j's lists and records the result, done, under j's id.
+func (rc *Reconciler) run(ctx context.Context, j Job) (Reconciliation, error) {
+	start := rc.Now()
+	a, b := j.ListA, j.ListB
+	if err := sameList(a, b); err != nil {
+		return Reconciliation{}, err
 	}
 	sideA, err := rc.load(ctx, a)
 	if err != nil {
@@ -141,7 +158,7 @@ func (rc *Reconciler) Run(ctx context.Context, a, b string) (Reconciliation, err
 	}
 
 	res := Reconciliation{
-		ID: newID("c", start), ListA: a, ListB: b,
+		ID: j.ReconciliationID, Status: ReconciliationDone, ListA: a, ListB: b,
 		RowsA: len(sideA.keys), RowsB: len(sideB.keys), Missing: len(gone), At: start.UTC(),
 	}
 	tb := taskBuilder{rc: rc, a: a, b: b, reason: "not_in_" + sideB.kind, now: start, people: people}

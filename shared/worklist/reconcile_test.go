@@ -138,7 +138,7 @@ func TestReconcile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantRes := worklist.Reconciliation{ID: res.ID, ListA: a, ListB: b, RowsA: tc.rowsA, RowsB: tc.rowsB,
+			wantRes := worklist.Reconciliation{ID: res.ID, Status: worklist.ReconciliationDone, ListA: a, ListB: b, RowsA: tc.rowsA, RowsB: tc.rowsB,
 				Missing: len(tc.want), Created: len(tc.want), ToPool: tc.wantToPool, At: monday}
 			if diff := cmp.Diff(wantRes, res); diff != "" {
 				t.Errorf("reconciliation (-want +got):\n%s", diff)

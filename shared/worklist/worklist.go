@@ -111,9 +111,20 @@ type Visit struct {
 	Sealed []byte `json:"sealed,omitempty"`
 }
 
+// Reconciliation statuses: a comparison runs as a job after the request
+// that asked for it.
+const (
+	ReconciliationRunning = "running"
+	ReconciliationDone    = "done"
+	ReconciliationFailed  = "failed"
+)
+
 // Reconciliation is one comparison of two lists.
 type Reconciliation struct {
-	ID      string    `json:"reconciliationId"`
+	ID     string `json:"reconciliationId"`
+	Status string `json:"status"`
+	// Reason is a code (never personal data) saying why a failed one failed.
+	Reason  string    `json:"reason,omitempty"`
 	ListA   string    `json:"listA"`
 	ListB   string    `json:"listB"`
 	RowsA   int       `json:"rowsA"`
@@ -161,8 +172,10 @@ type Store interface {
 	// UpdateTask stores t (with Version already fromVersion+1) if the stored
 	// task still has fromVersion, else ErrConflict.
 	UpdateTask(ctx context.Context, t Task, fromVersion int) error
-	// PutReconciliation records a comparison's result.
+	// PutReconciliation records a comparison, running or with its result.
 	PutReconciliation(ctx context.Context, r Reconciliation) error
+	// GetReconciliation returns ErrNotFound for an unknown id.
+	GetReconciliation(ctx context.Context, id string) (Reconciliation, error)
 	// OpenTaskCounts counts open and revisit tasks by reason, for the
 	// district's statistics.
 	OpenTaskCounts(ctx context.Context) (map[string]int, error)

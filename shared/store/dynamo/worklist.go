@@ -422,6 +422,13 @@ func (s *Store) PutReconciliation(ctx context.Context, r worklist.Reconciliation
 	return nil
 }
 
+// GetReconciliation implements worklist.Store: one consistent read, so a
+// caller polling a job sees the worker's last write.
+func (s *Store) GetReconciliation(ctx context.Context, id string) (worklist.Reconciliation, error) {
+	key := map[string]types.AttributeValue{"reconciliationId": sAttr(id)}
+	return getItem[worklist.Reconciliation](ctx, s, s.tables.Reconciliations, key, "reconciliation "+id, worklist.ErrNotFound)
+}
+
 // OpenTaskCounts implements worklist.Store and stats.Source with a Scan of
 // the sparse open-task index: it holds only open and revisit tasks, keys
 // only, so the statistics read a few bytes per open task and nothing of

@@ -456,6 +456,22 @@ func (s *Store) PutReconciliation(ctx context.Context, r worklist.Reconciliation
 	return nil
 }
 
+// GetReconciliation implements worklist.Store.
+func (s *Store) GetReconciliation(ctx context.Context, id string) (worklist.Reconciliation, error) {
+	var r worklist.Reconciliation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketReconciliations).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("reconciliation %s: %w", id, worklist.ErrNotFound)
+		}
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode reconciliation %s: %w", id, err)
+		}
+		return nil
+	})
+	return r, err
+}
+
 // OpenTaskCounts implements worklist.Store and stats.Source from the
 // counts the task writes keep.
 func (s *Store) OpenTaskCounts(ctx context.Context) (map[string]int, error) {

@@ -305,14 +305,40 @@ func runListTests(t *testing.T, newStore func(t *testing.T) WorklistStore) {
 	t.Run("reconciliations are recorded", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
-		r := worklist.Reconciliation{ID: "rc1", ListA: "l1", ListB: worklist.RegistryList, RowsA: 800_000, RowsB: 790_000,
-			Missing: 40_000, Created: 39_000, ToPool: 120, At: base, Seconds: 1.25}
-		if err := s.PutReconciliation(ctx, r); err != nil {
+		if _, err := s.GetReconciliation(ctx, "rc1"); !errors.Is(err, worklist.ErrNotFound) {
+			t.Fatalf("GetReconciliation of an unknown id = %v, want ErrNotFound", err)
+		}
+		running := worklist.Reconciliation{ID: "rc1", Status: worklist.ReconciliationRunning, ListA: "l1", ListB: worklist.RegistryList, At: base}
+		if err := s.PutReconciliation(ctx, running); err != nil {
 			t.Fatal(err)
 		}
-		r.Created = 0 // a rerun
-		if err := s.PutReconciliation(ctx, r); err != nil {
-			t.Fatalf("PutReconciliation again: %v", err)
+		got, err := s.GetReconciliation(ctx, "rc1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(running, got); diff != "" {
+			t.Errorf("running reconciliation (-want +got):\n%s", diff)
+		}
+		done := worklist.Reconciliation{ID: "rc1", Status: worklist.ReconciliationDone, ListA: "l1", ListB: worklist.RegistryList,
+			RowsA: 800_000, RowsB: 790_000, Missing: 40_000, Created: 39_000, ToPool: 120, At: base, Seconds: 1.25}
+		if err := s.PutReconciliation(ctx, done); err != nil {
+			t.Fatalf("PutReconciliation of the result: %v", err)
+		}
+		if got, err = s.GetReconciliation(ctx, "rc1"); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(done, got); diff != "" {
+			t.Errorf("finished reconciliation (-want +got):\n%s", diff)
+		}
+		failed := worklist.Reconciliation{ID: "rc2", Status: worklist.ReconciliationFailed, Reason: "list_not_found", ListA: "l1", ListB: "l2", At: base}
+		if err := s.PutReconciliation(ctx, failed); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = s.GetReconciliation(ctx, "rc2"); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(failed, got); diff != "" {
+			t.Errorf("failed reconciliation (-want +got):\n%s", diff)
 		}
 	})
 }
