@@ -65,25 +65,14 @@ func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 
 // ByPerson implements audit.Log with a Query of the person's partition.
 func (s *Store) ByPerson(ctx context.Context, personKey string) ([]audit.Record, error) {
-	var out []audit.Record
-	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+	out, err := queryAll[audit.Record](ctx, s, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Audit),
 		KeyConditionExpression:    aws.String("personKey = :k"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":k": sAttr(personKey)},
 		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query audit records: %w", err)
-		}
-		for _, item := range page.Items {
-			var r audit.Record
-			if err := unmarshal(item, &r); err != nil {
-				return nil, fmt.Errorf("decode audit record: %w", err)
-			}
-			out = append(out, r)
-		}
+	}, "audit records")
+	if err != nil {
+		return nil, err
 	}
 	// The ids are time-ordered as written; order by the instant anyway, so
 	// records from two clocks come oldest first.

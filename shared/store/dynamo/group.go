@@ -192,27 +192,12 @@ func (s *Store) GroupIDs(ctx context.Context) ([]string, error) {
 // GridGroups implements group.Store with a Query on the grid index, which
 // sorts by group id.
 func (s *Store) GridGroups(ctx context.Context, gridCode string) ([]group.Group, error) {
-	var out []group.Group
-	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+	return queryAll[group.Group](ctx, s, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Groups),
 		IndexName:                 aws.String(GroupGridIndex),
 		KeyConditionExpression:    aws.String("gridCode = :g"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":g": sAttr(gridCode)},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query groups of grid %s: %w", gridCode, err)
-		}
-		for _, item := range page.Items {
-			var g group.Group
-			if err := unmarshal(item, &g); err != nil {
-				return nil, fmt.Errorf("decode group of grid %s: %w", gridCode, err)
-			}
-			out = append(out, g)
-		}
-	}
-	return out, nil
+	}, "groups of grid "+gridCode)
 }
 
 // ReplaceRoster implements group.Store. A roster of up to group.MaxRoster

@@ -457,25 +457,18 @@ func splitRowErrors(errs []registry.RowError) [][]registry.RowError {
 // RowErrors implements registry.ImportStore with one Query of the import's
 // items, in line order.
 func (s *Store) RowErrors(ctx context.Context, importID string) ([]registry.RowError, error) {
-	var out []registry.RowError
-	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+	items, err := queryAll[rowErrorsItem](ctx, s, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.ImportErrors),
 		KeyConditionExpression:    aws.String("importId = :id"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sAttr(importID)},
 		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query row errors of %s: %w", importID, err)
-		}
-		for _, item := range page.Items {
-			var it rowErrorsItem
-			if err := unmarshal(item, &it); err != nil {
-				return nil, fmt.Errorf("decode row errors of %s: %w", importID, err)
-			}
-			out = append(out, it.Errors...)
-		}
+	}, "row errors of "+importID)
+	if err != nil {
+		return nil, err
+	}
+	var out []registry.RowError
+	for _, it := range items {
+		out = append(out, it.Errors...)
 	}
 	// Items come by chunk; a chunk's caller may have listed its errors by
 	// column rather than by line.

@@ -109,6 +109,27 @@ func getItem[T any](ctx context.Context, s *Store, table string, key map[string]
 	return v, nil
 }
 
+// queryAll reads every page of a Query and decodes each item as T; what
+// names the items in errors.
+func queryAll[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, what string) ([]T, error) {
+	var out []T
+	p := dynamodb.NewQueryPaginator(s.api, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", what, err)
+		}
+		for _, item := range page.Items {
+			var v T
+			if err := unmarshal(item, &v); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", what, err)
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // The domain types' json tags name the attributes, so one set of tags
 // serves the API, the embedded store and DynamoDB.
 func marshal(v any) (map[string]types.AttributeValue, error) {

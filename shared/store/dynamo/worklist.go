@@ -116,31 +116,24 @@ func (s *Store) DeleteListChunks(ctx context.Context, listID string) error {
 
 // chunkNumbers lists the numbers of a list's stored chunks.
 func (s *Store) chunkNumbers(ctx context.Context, listID string) ([]int, error) {
-	var chunks []int
-	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+	chunks, err := queryAll[struct {
+		N int `json:"chunk"`
+	}](ctx, s, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.ListChunks),
 		KeyConditionExpression:    aws.String("listId = :id"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sAttr(listID)},
 		ProjectionExpression:      aws.String("#c"),
 		ExpressionAttributeNames:  map[string]string{"#c": "chunk"},
 		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query chunks: %w", err)
-		}
-		for _, item := range page.Items {
-			var c struct {
-				N int `json:"chunk"`
-			}
-			if err := unmarshal(item, &c); err != nil {
-				return nil, fmt.Errorf("decode chunk: %w", err)
-			}
-			chunks = append(chunks, c.N)
-		}
+	}, "chunks of list "+listID)
+	if err != nil {
+		return nil, err
 	}
-	return chunks, nil
+	ns := make([]int, len(chunks))
+	for i, c := range chunks {
+		ns[i] = c.N
+	}
+	return ns, nil
 }
 
 // PutList implements worklist.Store: the chunks get the list's expiry,
@@ -230,22 +223,7 @@ func (s *Store) Chunks(ctx context.Context, listID string, withEvidence bool) ([
 		in.ProjectionExpression = aws.String("#l, #c, #k, #g")
 		in.ExpressionAttributeNames = map[string]string{"#l": "listId", "#c": "chunk", "#k": "keys", "#g": "grids"}
 	}
-	var out []worklist.Chunk
-	p := dynamodb.NewQueryPaginator(s.api, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query chunks of list %s: %w", listID, err)
-		}
-		for _, item := range page.Items {
-			var c worklist.Chunk
-			if err := unmarshal(item, &c); err != nil {
-				return nil, fmt.Errorf("decode chunk of list %s: %w", listID, err)
-			}
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return queryAll[worklist.Chunk](ctx, s, in, "chunks of list "+listID)
 }
 
 // Chunk implements worklist.Store.

@@ -100,6 +100,23 @@ func getGroup(tx *bolt.Tx, id string) (group.Group, error) {
 	return g, nil
 }
 
+// getJSON reads one JSON value in its own read transaction; a missing key
+// is notFound, wrapped with what it is.
+func getJSON[T any](db *bolt.DB, bucket, k []byte, what string, notFound error) (T, error) {
+	var v T
+	err := db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucket).Get(k)
+		if raw == nil {
+			return fmt.Errorf("%s: %w", what, notFound)
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("decode %s: %w", what, err)
+		}
+		return nil
+	})
+	return v, err
+}
+
 func putJSON(b *bolt.Bucket, k []byte, x any) error {
 	v, err := json.Marshal(x)
 	if err != nil {

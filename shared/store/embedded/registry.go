@@ -537,18 +537,7 @@ func (s *Store) PutImport(ctx context.Context, im registry.Import, fromVersion i
 
 // GetImport implements registry.ImportStore.
 func (s *Store) GetImport(ctx context.Context, id string) (registry.Import, error) {
-	var im registry.Import
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketImports).Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("import %s: %w", id, registry.ErrNotFound)
-		}
-		if err := json.Unmarshal(v, &im); err != nil {
-			return fmt.Errorf("decode import %s: %w", id, err)
-		}
-		return nil
-	})
-	return im, err
+	return getJSON[registry.Import](s.db, bucketImports, []byte(id), "import "+id, registry.ErrNotFound)
 }
 
 // PutRowErrors implements registry.ImportStore: one row per chunk, so a

@@ -129,15 +129,7 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 
 // Get implements report.Store.
 func (s *Store) Get(ctx context.Context, id string) (report.Record, error) {
-	var r report.Record
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketReports).Get([]byte(id))
-		if v == nil {
-			return report.ErrNotFound
-		}
-		return json.Unmarshal(v, &r)
-	})
-	return r, err
+	return getJSON[report.Record](s.db, bucketReports, []byte(id), "report "+id, report.ErrNotFound)
 }
 
 // ListGrid implements report.Store: a reverse walk of the grid index.
@@ -187,15 +179,7 @@ func (s *Store) ListGrid(ctx context.Context, q report.GridQuery) (report.Page, 
 
 // Alert returns one alert of the outbox (tests and the outbox page use it).
 func (s *Store) Alert(ctx context.Context, id string) (alert.Alert, error) {
-	var a alert.Alert
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketAlerts).Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("alert %s: %w", id, alert.ErrNotFound)
-		}
-		return json.Unmarshal(v, &a)
-	})
-	return a, err
+	return getJSON[alert.Alert](s.db, bucketAlerts, []byte(id), "alert "+id, alert.ErrNotFound)
 }
 
 // CountAlerts counts the alerts in the outbox.

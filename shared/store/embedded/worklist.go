@@ -168,18 +168,7 @@ func (s *Store) PutList(ctx context.Context, l worklist.List) error {
 
 // GetList implements worklist.Store.
 func (s *Store) GetList(ctx context.Context, id string) (worklist.List, error) {
-	var l worklist.List
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketLists).Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("list %s: %w", id, worklist.ErrNotFound)
-		}
-		if err := json.Unmarshal(v, &l); err != nil {
-			return fmt.Errorf("decode list %s: %w", id, err)
-		}
-		return nil
-	})
-	return l, err
+	return getJSON[worklist.List](s.db, bucketLists, []byte(id), "list "+id, worklist.ErrNotFound)
 }
 
 // Lists implements worklist.Store.
@@ -458,18 +447,7 @@ func (s *Store) PutReconciliation(ctx context.Context, r worklist.Reconciliation
 
 // GetReconciliation implements worklist.Store.
 func (s *Store) GetReconciliation(ctx context.Context, id string) (worklist.Reconciliation, error) {
-	var r worklist.Reconciliation
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketReconciliations).Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("reconciliation %s: %w", id, worklist.ErrNotFound)
-		}
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode reconciliation %s: %w", id, err)
-		}
-		return nil
-	})
-	return r, err
+	return getJSON[worklist.Reconciliation](s.db, bucketReconciliations, []byte(id), "reconciliation "+id, worklist.ErrNotFound)
 }
 
 // OpenTaskCounts implements worklist.Store and stats.Source from the

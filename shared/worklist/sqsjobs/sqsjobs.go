@@ -13,23 +13,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"gridcode/shared/sqsclient"
 	"gridcode/shared/worklist"
 )
 
-// API is the part of the SQS client the queue calls. A batch of one is
-// what the refresh queue sends too, so one fake serves both in tests; IAM
-// authorizes it as sqs:SendMessage.
-type API interface {
-	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
-}
-
 // Queue sends jobs to one queue.
 type Queue struct {
-	API API
+	API sqsclient.Sender
 	URL string
 }
 
@@ -40,38 +31,14 @@ func New(cfg aws.Config, endpoint, url string) Queue {
 	return Queue{URL: url, API: sqsclient.New(cfg, endpoint)}
 }
 
-// sendAttempts bounds the tries of an entry SQS failed on its side.
-const sendAttempts = 5
-
-// Send implements worklist.JobQueue, retrying an entry SQS failed on its
-// side; the request stays well inside API Gateway's 29 s.
+// Send implements worklist.JobQueue; the request stays well inside API
+// Gateway's 29 s.
 func (q Queue) Send(ctx context.Context, j worklist.Job) error {
 	body, err := json.Marshal(j)
 	if err != nil {
 		return err
 	}
-	in := &sqs.SendMessageBatchInput{
-		QueueUrl: aws.String(q.URL),
-		Entries:  []types.SendMessageBatchRequestEntry{{Id: aws.String("job"), MessageBody: aws.String(string(body))}},
-	}
-	for attempt := 1; ; attempt++ {
-		out, err := q.API.SendMessageBatch(ctx, in)
-		if err != nil {
-			return fmt.Errorf("send reconciliation job %s: %w", j.ReconciliationID, err)
-		}
-		if len(out.Failed) == 0 {
-			return nil
-		}
-		f := out.Failed[0]
-		if f.SenderFault || attempt == sendAttempts {
-			return fmt.Errorf("send reconciliation job %s: %s after %d tries", j.ReconciliationID, aws.ToString(f.Code), attempt)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
-		}
-	}
+	return sqsclient.SendOne(ctx, q.API, q.URL, string(body), 0, "reconciliation job "+j.ReconciliationID)
 }
 
 // Handler runs the jobs of an SQS event, reporting the failed ones so
