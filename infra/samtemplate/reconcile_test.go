@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,80 +21,17 @@ const (
 func reconcileProblems(tp template) []string {
 	var out []string
 	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	resources := get(tp.yaml, "Resources")
 
 	if n := len(eventsOfType(tp, reconcileWorkID, "HttpApi")); n > 0 {
 		bad("%s: has HTTP routes; the API's reconciliation is %s", reconcileWorkID, reconcileSender)
 	}
-	sqsEvents := eventsOfType(tp, reconcileWorkID, "SQS")
-	if len(sqsEvents) != 1 {
-		bad("%s: want exactly one SQS event, got %d", reconcileWorkID, len(sqsEvents))
-	}
-	for name, s := range sqsEvents {
-		if q := get(s, "Queue"); q == nil || q.Tag != "!GetAtt" || q.Value != reconcileQueueID+".Arn" {
-			bad("%s: event %s must read !GetAtt %s.Arn", reconcileWorkID, name, reconcileQueueID)
-		}
+	for name, s := range eventsOfType(tp, reconcileWorkID, "SQS") {
 		if b := valueOr(get(s, "BatchSize"), ""); b != "1" {
 			bad("%s: event %s: BatchSize must be 1 (one job takes the whole timeout), got %q", reconcileWorkID, name, b)
 		}
-		var types []string
-		for _, n := range items(get(s, "FunctionResponseTypes")) {
-			types = append(types, n.Value)
-		}
-		if !slices.Contains(types, "ReportBatchItemFailures") {
-			bad("%s: event %s lacks ReportBatchItemFailures", reconcileWorkID, name)
-		}
 	}
-
-	queue := get(get(resources, reconcileQueueID), "Properties")
-	redrive := get(queue, "RedrivePolicy")
-	maxReceive := get(redrive, "maxReceiveCount")
-	dlqRefs := map[string]bool{}
-	refs(get(redrive, "deadLetterTargetArn"), dlqRefs)
-	if len(only(dlqRefs, tp.cfn.GetAllSQSQueueResources())) != 1 {
-		bad("%s: RedrivePolicy.deadLetterTargetArn must name a queue of the template", reconcileQueueID)
-	}
-	if maxReceive == nil || maxReceive.Value != "3" {
-		bad("%s: RedrivePolicy.maxReceiveCount must be 3", reconcileQueueID)
-	}
-	env := get(get(tp.resourceProps(reconcileWorkID), "Environment"), "Variables")
-	if maxReceive == nil || get(env, "MAX_RECEIVES") == nil || get(env, "MAX_RECEIVES").Value != maxReceive.Value {
-		bad("%s: MAX_RECEIVES must equal %s's RedrivePolicy.maxReceiveCount", reconcileWorkID, reconcileQueueID)
-	}
-	timeout, _ := strconv.Atoi(valueOr(get(tp.resourceProps(reconcileWorkID), "Timeout"), "0"))
-	visibility, _ := strconv.Atoi(valueOr(get(queue, "VisibilityTimeout"), "0"))
-	if timeout == 0 || visibility < 6*timeout {
-		bad("%s: VisibilityTimeout %d is less than six times %s's Timeout %d", reconcileQueueID, visibility, reconcileWorkID, timeout)
-	}
-
-	// Only WorklistFunction queues jobs, and it sends nowhere else.
-	senderSends := false
-	for id := range tp.cfn.GetAllServerlessFunctionResources() {
-		for _, doc := range items(get(tp.resourceProps(id), "Policies")) {
-			for _, st := range items(get(doc, "Statement")) {
-				sid := valueOr(get(st, "Sid"), "?")
-				for _, a := range items(get(st, "Action")) {
-					if !grantsAction(a.Value, "sqs:SendMessage") {
-						continue
-					}
-					for _, r := range items(get(st, "Resource")) {
-						onQueue := r.Tag == "!GetAtt" && r.Value == reconcileQueueID+".Arn"
-						switch {
-						case onQueue && id != reconcileSender:
-							bad("%s: statement %q grants sqs:SendMessage on %s; only %s queues reconciliations", id, sid, reconcileQueueID, reconcileSender)
-						case id == reconcileSender && !onQueue:
-							bad("%s: statement %q grants sqs:SendMessage on %q, not !GetAtt %s.Arn", id, sid, r.Value, reconcileQueueID)
-						case onQueue:
-							senderSends = true
-						}
-					}
-				}
-			}
-		}
-	}
-	if !senderSends {
-		bad("%s: no statement grants sqs:SendMessage on %s", reconcileSender, reconcileQueueID)
-	}
+	out = append(out, queueWorkerProblems(tp, reconcileWorkID, reconcileQueueID)...)
+	out = append(out, queueSenderProblems(tp, reconcileQueueID, "reconciliations", reconcileSender)...)
 	senderEnv := get(get(tp.resourceProps(reconcileSender), "Environment"), "Variables")
 	if u := get(senderEnv, "RECONCILE_QUEUE_URL"); u == nil || u.Tag != "!Ref" || u.Value != reconcileQueueID {
 		bad("%s: RECONCILE_QUEUE_URL must be !Ref %s", reconcileSender, reconcileQueueID)
@@ -124,7 +60,7 @@ func TestReconcileChecksCatchMistakes(t *testing.T) {
 		{"receives out of step", "ReconcileQueue's maxReceiveCount (tested).\n          MAX_RECEIVES: \"3\"", "ReconcileQueue's maxReceiveCount (tested).\n          MAX_RECEIVES: \"5\"", "MAX_RECEIVES must equal"},
 		{"short visibility", "  ReconcileQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 5400\n", "  ReconcileQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 900\n", "less than six times"},
 		{"no dead-letter queue", "        deadLetterTargetArn: !GetAtt ReconcileDeadLetterQueue.Arn\n", "        deadLetterTargetArn: arn:aws:sqs:us-east-1:1:x\n", "must name a queue"},
-		{"the worker requeues", "            - Sid: ReadList\n", "            - Sid: Requeue\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource: !GetAtt ReconcileQueue.Arn\n            - Sid: ReadList\n", "only WorklistFunction queues reconciliations"},
+		{"the worker requeues", "            - Sid: ReadList\n", "            - Sid: Requeue\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource: !GetAtt ReconcileQueue.Arn\n            - Sid: ReadList\n", "only WorklistFunction queue reconciliations"},
 		{"the sender cannot send", sendStatement, "", "no statement grants sqs:SendMessage"},
 		{"the sender sends elsewhere", sendStatement, strings.Replace(sendStatement, "ReconcileQueue.Arn", "RefreshQueue.Arn", 1), "not !GetAtt ReconcileQueue.Arn"},
 		{"no queue URL", "          RECONCILE_QUEUE_URL: !Ref ReconcileQueue\n", "          RECONCILE_QUEUE_URL: !Ref RefreshQueue\n", "RECONCILE_QUEUE_URL must be"},

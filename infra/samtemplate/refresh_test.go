@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -41,7 +40,6 @@ func eventsOfType(tp template, id, typ string) map[string]*yaml.Node {
 func refreshProblems(tp template) []string {
 	var out []string
 	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	resources := get(tp.yaml, "Resources")
 
 	schedules := eventsOfType(tp, planID, "ScheduleV2")
 	if len(schedules) != 1 {
@@ -73,66 +71,9 @@ func refreshProblems(tp template) []string {
 		bad("%s: has HTTP routes; the API's refresh is RefreshFunction", planID)
 	}
 
-	sqsEvents := eventsOfType(tp, workID, "SQS")
-	if len(sqsEvents) != 1 {
-		bad("%s: want exactly one SQS event, got %d", workID, len(sqsEvents))
-	}
-	for name, s := range sqsEvents {
-		if q := get(s, "Queue"); q == nil || q.Tag != "!GetAtt" || q.Value != queueID+".Arn" {
-			bad("%s: event %s must read !GetAtt %s.Arn", workID, name, queueID)
-		}
-		var types []string
-		for _, n := range items(get(s, "FunctionResponseTypes")) {
-			types = append(types, n.Value)
-		}
-		if !slices.Contains(types, "ReportBatchItemFailures") {
-			bad("%s: event %s lacks ReportBatchItemFailures: one failed shard would redeliver the batch", workID, name)
-		}
-	}
-
-	queue := get(get(resources, queueID), "Properties")
-	redrive := get(queue, "RedrivePolicy")
-	maxReceive := get(redrive, "maxReceiveCount")
-	dlqRefs := map[string]bool{}
-	refs(get(redrive, "deadLetterTargetArn"), dlqRefs)
-	if len(only(dlqRefs, tp.cfn.GetAllSQSQueueResources())) != 1 {
-		bad("%s: RedrivePolicy.deadLetterTargetArn must name a queue of the template", queueID)
-	}
-	env := get(get(tp.resourceProps(workID), "Environment"), "Variables")
-	if maxReceive == nil || get(env, "MAX_RECEIVES") == nil || get(env, "MAX_RECEIVES").Value != maxReceive.Value {
-		bad("%s: MAX_RECEIVES must equal %s's RedrivePolicy.maxReceiveCount", workID, queueID)
-	}
-	// AWS's advice: a visibility timeout of six times the function's, so a
-	// shard is not delivered again while a slow invocation still works on it.
-	timeout, _ := strconv.Atoi(valueOr(get(tp.resourceProps(workID), "Timeout"), "0"))
-	visibility, _ := strconv.Atoi(valueOr(get(queue, "VisibilityTimeout"), "0"))
-	if timeout == 0 || visibility < 6*timeout {
-		bad("%s: VisibilityTimeout %d is less than six times %s's Timeout %d", queueID, visibility, workID, timeout)
-	}
-
-	// Only the planners may queue shards, and they may send nowhere else.
-	for id := range tp.cfn.GetAllServerlessFunctionResources() {
-		for _, doc := range items(get(tp.resourceProps(id), "Policies")) {
-			for _, st := range items(get(doc, "Statement")) {
-				sid := valueOr(get(st, "Sid"), "?")
-				for _, a := range items(get(st, "Action")) {
-					if !grantsAction(a.Value, "sqs:SendMessage") {
-						continue
-					}
-					planner := id == planID || id == "RefreshFunction"
-					for _, r := range items(get(st, "Resource")) {
-						onQueue := r.Tag == "!GetAtt" && r.Value == queueID+".Arn"
-						switch {
-						case onQueue && !planner:
-							bad("%s: statement %q grants sqs:SendMessage on %s; only the planners queue shards", id, sid, queueID)
-						case planner && !onQueue:
-							bad("%s: statement %q grants sqs:SendMessage on %q, not !GetAtt %s.Arn", id, sid, r.Value, queueID)
-						}
-					}
-				}
-			}
-		}
-	}
+	out = append(out, queueWorkerProblems(tp, workID, queueID)...)
+	// The planners queue the day's shards: the schedule's and the manual one.
+	out = append(out, queueSenderProblems(tp, queueID, "shards", planID, "RefreshFunction")...)
 	return out
 }
 
@@ -164,7 +105,7 @@ func TestRefreshChecksCatchMistakes(t *testing.T) {
 		{"receives out of step", "RefreshQueue's maxReceiveCount (tested).\n          MAX_RECEIVES: \"3\"", "RefreshQueue's maxReceiveCount (tested).\n          MAX_RECEIVES: \"5\"", "MAX_RECEIVES must equal"},
 		{"short visibility", "      VisibilityTimeout: 720\n", "      VisibilityTimeout: 60\n", "less than six times"},
 		{"no dead-letter queue", "        deadLetterTargetArn: !GetAtt RefreshDeadLetterQueue.Arn\n", "        deadLetterTargetArn: arn:aws:sqs:us-east-1:1:x\n", "must name a queue"},
-		{"the worker queues shards", "            - Sid: ReadGroup\n", "            - Sid: Requeue\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource: !GetAtt RefreshQueue.Arn\n            - Sid: ReadGroup\n", "only the planners queue shards"},
+		{"the worker queues shards", "            - Sid: ReadGroup\n", "            - Sid: Requeue\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource: !GetAtt RefreshQueue.Arn\n            - Sid: ReadGroup\n", "only RefreshPlanFunction and RefreshFunction queue shards"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if strings.Count(string(data), c.old) != 1 {

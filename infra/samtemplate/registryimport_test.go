@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -98,27 +97,9 @@ func importProblems(tp template) []string {
 	if slices.Sort(prefixes); !slices.Equal(prefixes, []string{"lists/", "registry/"}) {
 		bad("%s: want one S3 event for registry/ and one for lists/, got prefixes %q", importID, prefixes)
 	}
-	sqsEvents := eventsOfType(tp, importID, "SQS")
-	if len(sqsEvents) != 1 {
-		bad("%s: want exactly one SQS event (the continuations), got %d", importID, len(sqsEvents))
-	}
-	for name, ev := range sqsEvents {
-		if q := get(ev, "Queue"); q == nil || !strings.HasPrefix(q.Value, importQueueID) {
-			bad("%s: event %s must read %s", importID, name, importQueueID)
-		}
-		if !slices.ContainsFunc(items(get(ev, "FunctionResponseTypes")), func(n *yaml.Node) bool { return n.Value == "ReportBatchItemFailures" }) {
-			bad("%s: event %s lacks ReportBatchItemFailures", importID, name)
-		}
-	}
-	queue := get(get(get(tp.yaml, "Resources"), importQueueID), "Properties")
-	timeout, _ := strconv.Atoi(valueOr(get(tp.resourceProps(importID), "Timeout"), "0"))
-	visibility, _ := strconv.Atoi(valueOr(get(queue, "VisibilityTimeout"), "0"))
-	if timeout == 0 || visibility < 6*timeout {
-		bad("%s: VisibilityTimeout %d is less than six times %s's Timeout %d", importQueueID, visibility, importID, timeout)
-	}
-	if get(get(queue, "RedrivePolicy"), "deadLetterTargetArn") == nil {
-		bad("%s: no dead-letter queue", importQueueID)
-	}
+	// The function queues its own continuations.
+	out = append(out, queueWorkerProblems(tp, importID, importQueueID)...)
+	out = append(out, queueSenderProblems(tp, importQueueID, "continuations", importID)...)
 
 	grants := s3Grants(tp, importID)
 	want := []struct{ action, resource string }{
@@ -164,6 +145,7 @@ func TestRegistryImportChecksCatchMistakes(t *testing.T) {
 		{"lists unreadable", "              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/lists/*\n", "              Resource: !Sub arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/errors/*\n", "s3:GetObject must be granted on arn:${AWS::Partition}:s3:::${AWS::StackName}-uploads-${AWS::AccountId}/lists/*"},
 		{"no encryption", "      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault:\n              SSEAlgorithm: aws:kms\n            BucketKeyEnabled: true\n", "", "no BucketEncryption"},
 		{"kept forever", "            ExpirationInDays: !Ref UploadExpiryDays\n", "", "no lifecycle rule expires"},
+		{"continuations sent elsewhere", "            - Sid: ContinueImport\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource: !GetAtt ImportQueue.Arn\n", "            - Sid: ContinueImport\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource: !GetAtt RefreshQueue.Arn\n", "not !GetAtt ImportQueue.Arn"},
 		{"short visibility", "  ImportQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 5400\n", "  ImportQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 900\n", "less than six times"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
