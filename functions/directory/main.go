@@ -1,5 +1,6 @@
 // Command directory serves the district's settings: GET /v1/grids, the
-// risk-area list and the guidance table, and GET /healthz.
+// risk-area list and the guidance table, the county list and the report
+// QR codes, GET /v1/me and GET /healthz.
 package main
 
 import (
@@ -7,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"gridcode/shared/area"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
 	"gridcode/shared/store/dynamo"
@@ -17,6 +19,7 @@ type config struct {
 	GridsTable  string        `env:"GRIDS_TABLE, required"`
 	RulesTable  string        `env:"RULES_TABLE, required"`
 	SettingsTTL time.Duration `env:"SETTINGS_TTL, default=30s"`
+	ReportURL   string        `env:"REPORT_URL, required"` // the report form; a grid's code appends /<gridCode>
 }
 
 func main() { lambdaapp.Main(realMain) }
@@ -36,10 +39,16 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	areas, err := area.Load()
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	httpapi.DirectoryAPI{
-		Settings: settings,
-		Staff:    staff,
+		Settings:  settings,
+		Areas:     areas,
+		ReportURL: cfg.ReportURL,
+		Staff:     staff,
 	}.Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil

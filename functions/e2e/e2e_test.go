@@ -492,6 +492,9 @@ var requestSeq atomic.Int64
 // event turns r into an API Gateway HTTP API payload 2.0 event, starting
 // from testdata/apigw-v2-request.json so that every field API Gateway sends
 // is there, whether or not the adapter reads it today.
+// gcStage is the template's Stage parameter as the tests deploy it.
+const gcStage = "dev"
+
 func (s *system) event(t *testing.T, r request) []byte {
 	t.Helper()
 	method, routePath, ok := strings.Cut(r.Route, " ")
@@ -514,7 +517,10 @@ func (s *system) event(t *testing.T, r request) []byte {
 	httpCtx := rc["http"].(map[string]any)
 
 	ev["routeKey"], rc["routeKey"] = r.Route, r.Route
-	ev["rawPath"], httpCtx["path"], httpCtx["method"] = path, path, method
+	// The template's stage is named, and API Gateway puts its name before
+	// the path of every request it hands on.
+	rc["stage"] = gcStage
+	ev["rawPath"], httpCtx["path"], httpCtx["method"] = "/"+gcStage+path, "/"+gcStage+path, method
 	ev["rawQueryString"] = r.Query
 	if params := pathParameters(t, routePath, path); len(params) > 0 {
 		ev["pathParameters"] = params

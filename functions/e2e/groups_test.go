@@ -82,7 +82,7 @@ var (
 )
 
 // gcJoinURL is JOIN_URL as the template makes it.
-const gcJoinURL = "https://aaaaaaaaaa.execute-api.cn-north-1.amazonaws.com.cn/join/"
+const gcJoinURL = "https://aaaaaaaaaa.execute-api.cn-north-1.amazonaws.com.cn/" + gcStage + "/join/"
 
 // gcSystem is the groups and health functions under the emulator, with the
 // harness's system for events, tables and keys.

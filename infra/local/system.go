@@ -32,6 +32,7 @@ import (
 	"gridcode/shared/secrets"
 	"gridcode/shared/sms/outbox"
 	"gridcode/shared/store/embedded"
+	"gridcode/shared/web"
 	"gridcode/shared/worklist"
 )
 
@@ -106,6 +107,10 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	if err != nil {
 		return nil, err
 	}
+	site, err := web.New()
+	if err != nil {
+		return nil, err
+	}
 	store, err := embedded.Open(filepath.Join(dataDir, StoreFile), opts...)
 	if err != nil {
 		return nil, err
@@ -140,7 +145,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 		Store: wakeOnCreate{Store: store, wake: sys.wakeDelivery}, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
 	}}.Register(mux)
 	httpapi.ReportsAPI{Reader: &report.Reader{Store: store, Vault: vault}, Staff: staff}.Register(mux)
-	httpapi.DirectoryAPI{Settings: settings, Staff: staff}.Register(mux)
+	httpapi.DirectoryAPI{Settings: settings, Areas: areas, ReportURL: ReportURL, Staff: staff}.Register(mux)
 	httpapi.GroupsAPI{Registry: &group.Registry{
 		Store: store, Lists: store, Grids: settings, Vault: vault, Now: now, JoinURL: JoinURL,
 	}, Staff: staff}.Register(mux)
@@ -153,6 +158,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	httpapi.NewWorklistAPI(store, settings, vault, now, staff, sys.reconciles).Register(mux)
 	httpapi.NewFollowUpsAPI(store, settings, vault, now, staff).Register(mux)
 	httpapi.StatsAPI{Source: store, Grids: settings, Deadlines: report.DefaultDeadlines(), Staff: staff}.Register(mux)
+	site.Register(mux)
 	// The local runner's window on the phone network: what was "sent".
 	mux.Handle("GET /dev/sms", sys.Outbox.Handler())
 	sys.Handler = httpapi.Logged(mux)
@@ -170,6 +176,10 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 // JoinURL is where a group's QR code leads locally (the self-join page);
 // the group id is appended.
 const JoinURL = "http://127.0.0.1:8080/join/"
+
+// ReportURL is the local report form the report QR codes open; a grid's
+// code appends /<gridCode>.
+const ReportURL = "http://127.0.0.1:8080/r"
 
 // Close stops the reconciliation jobs, then releases the store and the
 // outbox file.

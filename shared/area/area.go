@@ -14,6 +14,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 )
 
 // edition is the NBS cut-off date of the embedded table. Keep it in step with
@@ -83,6 +85,17 @@ func parse(r io.Reader) (*Catalog, error) {
 func (c *Catalog) County(code string) (Area, bool) {
 	a, ok := c.byCode[code]
 	return a, ok
+}
+
+// All lists every division in code order: provinces, then their cities,
+// then their counties come out together, as a form's pickers need them.
+func (c *Catalog) All() []Area {
+	out := make([]Area, 0, len(c.byCode))
+	for _, a := range c.byCode {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b Area) int { return strings.Compare(a.Code, b.Code) })
+	return out
 }
 
 // Len reports how many codes the catalog holds.

@@ -2,18 +2,29 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"time"
 
+	"gridcode/shared/area"
+	"gridcode/shared/auth"
 	"gridcode/shared/district"
 	"gridcode/shared/fields"
+	"gridcode/shared/qr"
+	"gridcode/shared/report"
 )
 
 // DirectoryAPI serves the district's settings: the grids (public, for the
 // report form), the risk-area list and the guidance table (public to read,
-// the district office to replace).
+// the district office to replace); the county list the form picks from;
+// the report QR codes; and who a staff token belongs to.
 type DirectoryAPI struct {
 	Settings *district.Settings
-	Staff    Staff
+	Areas    *area.Catalog
+	// ReportURL is the report form's address (".../r"): the district code
+	// encodes it, a grid's code ReportURL/<gridCode>.
+	ReportURL string
+	Staff     Staff
 }
 
 // Register mounts the routes on mux.
@@ -22,6 +33,10 @@ func (a DirectoryAPI) Register(mux Router) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /v1/grids", a.grids)
+	mux.HandleFunc("GET /v1/qr.png", a.reportCode)
+	mux.HandleFunc("GET /v1/grids/{gridCode}/qr.png", a.reportCode)
+	mux.HandleFunc("GET /v1/areas", a.areas)
+	mux.HandleFunc("GET /v1/me", a.me)
 	mux.HandleFunc("GET /v1/risk-areas", a.riskAreas)
 	mux.HandleFunc("PUT /v1/risk-areas", a.putRiskAreas)
 	mux.HandleFunc("GET /v1/guidance", a.guidance)
@@ -46,6 +61,87 @@ func (a DirectoryAPI) grids(w http.ResponseWriter, r *http.Request) {
 		out = append(out, publicGrid{Code: g.Code, Name: g.Name, Community: g.Community, Town: g.Town})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// reportCode draws the QR code of the district's report form, or of one
+// grid's: what the posters print. Public, like the posters on the wall.
+func (a DirectoryAPI) reportCode(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("gridCode")
+	if code != "" {
+		dir, err := a.Settings.Grids(r.Context())
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		if _, ok := dir.Lookup(code); !ok {
+			fail(w, r, report.ErrUnknownGrid)
+			return
+		}
+	}
+	png, err := qr.PNG(qr.ReportLink(a.ReportURL, code), qrSize)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(png)
+}
+
+// areaTree is the county list as the form's pickers walk it.
+type areaTree struct {
+	Edition   string         `json:"edition"`
+	Provinces []areaProvince `json:"provinces"`
+}
+
+type areaProvince struct {
+	Name   string     `json:"name"`
+	Cities []areaCity `json:"cities"`
+}
+
+type areaCity struct {
+	Name     string       `json:"name"`
+	Counties []areaCounty `json:"counties"`
+}
+
+type areaCounty struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// areas serves every county-level division the API accepts, by province
+// and city, in code order.
+func (a DirectoryAPI) areas(w http.ResponseWriter, r *http.Request) {
+	tree := areaTree{Edition: a.Areas.Edition()}
+	for _, c := range a.Areas.All() {
+		if n := len(tree.Provinces); n == 0 || tree.Provinces[n-1].Name != c.Province {
+			tree.Provinces = append(tree.Provinces, areaProvince{Name: c.Province})
+		}
+		p := &tree.Provinces[len(tree.Provinces)-1]
+		if n := len(p.Cities); n == 0 || p.Cities[n-1].Name != c.City {
+			p.Cities = append(p.Cities, areaCity{Name: c.City})
+		}
+		city := &p.Cities[len(p.Cities)-1]
+		city.Counties = append(city.Counties, areaCounty{Code: c.Code, Name: c.Name})
+	}
+	// Unlike the API's other answers it may be cached: it changes once a
+	// year, with a release.
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	_ = json.NewEncoder(w).Encode(tree)
+}
+
+// me says who a staff token belongs to: the pages show the role and pick
+// the grid or group from it.
+func (a DirectoryAPI) me(w http.ResponseWriter, r *http.Request) {
+	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
+		return struct {
+			Role    auth.Role `json:"role"`
+			Grid    string    `json:"grid,omitempty"`
+			Group   string    `json:"group,omitempty"`
+			Expires time.Time `json:"expires"`
+		}{p.Role, p.Grid, p.Group, p.Expires}, nil
+	})
 }
 
 func (a DirectoryAPI) riskAreas(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,6 +39,20 @@ func Logged(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+type basePathKey struct{}
+
+// WithBasePath says under which path prefix the API is served (an API
+// Gateway stage, "/dev"); pages link under it.
+func WithBasePath(ctx context.Context, base string) context.Context {
+	return context.WithValue(ctx, basePathKey{}, base)
+}
+
+// BasePath is the prefix WithBasePath set, or "" at the root.
+func BasePath(ctx context.Context) string {
+	base, _ := ctx.Value(basePathKey{}).(string)
+	return base
 }
 
 // Router is where an API mounts its routes: an *http.ServeMux, or a

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -101,8 +103,38 @@ func loadKeys(ctx context.Context, cfg aws.Config, k Keys) (secrets.Keyset, erro
 
 // ServeHTTP runs an http.Handler as an API Gateway HTTP API (payload v2)
 // function.
+//
+// An HTTP API stage other than $default puts its name before the path
+// ("/dev/v1/reports"); ServeHTTP takes it off before routing and keeps it
+// as the base path pages link under (httpapi.BasePath).
 func ServeHTTP(h http.Handler) {
-	lambda.Start(httpadapter.NewV2(httpapi.Logged(h)).ProxyWithContext)
+	adapter := httpadapter.NewV2(httpapi.Logged(h))
+	lambda.Start(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		base := StripStage(&ev)
+		return adapter.ProxyWithContext(httpapi.WithBasePath(ctx, base), ev)
+	})
+}
+
+// StripStage takes a named stage off the event's paths and returns the
+// prefix it took ("/dev"), or "" for the $default stage.
+func StripStage(ev *events.APIGatewayV2HTTPRequest) string {
+	stage := ev.RequestContext.Stage
+	if stage == "" || stage == "$default" {
+		return ""
+	}
+	prefix := "/" + stage
+	trim := func(p string) string {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
+			if rest == "" {
+				rest = "/"
+			}
+			return rest
+		}
+		return p
+	}
+	ev.RawPath = trim(ev.RawPath)
+	ev.RequestContext.HTTP.Path = trim(ev.RequestContext.HTTP.Path)
+	return prefix
 }
 
 // Main runs a function's composition root. A start-up failure is logged

@@ -4,6 +4,8 @@ package qr
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	qrcode "github.com/skip2/go-qrcode"
 )
@@ -38,4 +40,15 @@ func PNG(content string, size int) ([]byte, error) {
 		return nil, fmt.Errorf("qr: size %d below the %d modules the content needs", size, modules)
 	}
 	return q.PNG(size)
+}
+
+// ReportLink is what a report QR code encodes: reportURL (the report
+// form's address, ".../r") for the district code, or reportURL/<gridCode>
+// for one grid's code.
+func ReportLink(reportURL, gridCode string) string {
+	reportURL = strings.TrimRight(reportURL, "/")
+	if gridCode == "" {
+		return reportURL
+	}
+	return reportURL + "/" + url.PathEscape(gridCode)
 }

@@ -1,0 +1,2 @@
+// console.js
+import { el } from "./gc.js";

@@ -1,0 +1,2 @@
+// dashboard.js
+import { el } from "./gc.js";

@@ -1,0 +1,215 @@
+// gc.js: what every page shares. Pages build their DOM with el() and
+// textContent only, never innerHTML, so whatever a person typed shows as
+// text.
+
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
+
+// base is the path prefix the API and pages live under (an API Gateway
+// stage such as "/dev", or "" locally).
+export const base = meta("gc-base");
+export const pageGrid = meta("gc-grid");
+export const pageGroup = meta("gc-group");
+
+// el builds an element. props: class, text, attrs, on (events), and any
+// property (value, type, …). Children are nodes or strings (as text).
+export function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props ?? {})) {
+    if (v === undefined || v === null) continue;
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k === "attrs") for (const [a, av] of Object.entries(v)) e.setAttribute(a, av);
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else e[k] = v;
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+export function clear(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+// ApiError is a refused request: status, the API's error code and its
+// field problems.
+export class ApiError extends Error {
+  constructor(status, code, fields, retryAfter) {
+    super(code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+    this.fields = fields ?? [];
+    this.retryAfter = retryAfter;
+  }
+}
+
+const TOKEN_KEY = "gc.token";
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY) ?? "",
+  set: (t) => sessionStorage.setItem(TOKEN_KEY, t),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+// request calls the API: JSON in and out unless opts.raw (a Response is
+// returned) or opts.body is a Blob/string with opts.type.
+export async function request(path, opts = {}) {
+  const headers = { Accept: "application/json" };
+  const t = token.get();
+  if (t && opts.auth !== false) headers.Authorization = `Bearer ${t}`;
+  let body;
+  if (opts.body !== undefined) {
+    if (opts.type) {
+      headers["Content-Type"] = opts.type;
+      body = opts.body;
+    } else {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(opts.body);
+    }
+  }
+  let res;
+  try {
+    res = await fetch(base + path, { method: opts.method ?? "GET", headers, body });
+  } catch {
+    throw new ApiError(0, "network");
+  }
+  if (!res.ok) {
+    let data = {};
+    try { data = await res.json(); } catch { /* not JSON */ }
+    throw new ApiError(res.status, data.error, data.fields, res.headers.get("Retry-After"));
+  }
+  if (opts.raw) return res;
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+// download fetches a staff file with the token and saves it as name.
+export async function download(path, name) {
+  const res = await request(path, { raw: true });
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// Words the pages share.
+export const riskText = { none: "无风险", low: "低风险", medium: "中风险", high: "高风险" };
+export const statusText = { new: "待联系", in_progress: "跟进中", closed: "已办结" };
+export const roleText = { district_admin: "区指挥部", grid_worker: "网格员", group_admin: "单位管理员", health_feed: "健康数据接口" };
+
+// reasonText turns an API reason code into words a person can act on.
+const reasonText = {
+  required: "必填",
+  invalid: "格式不正确",
+  format: "证件号码格式不正确",
+  checksum: "身份证号码校验位不正确,请核对最后一位",
+  birth_date: "身份证号码中的出生日期不正确",
+  region: "身份证号码前两位地区码不正确",
+  first_generation: "15位身份证已停用,请填写18位号码",
+  too_long: "内容过长",
+  unknown: "请选择有效的选项",
+  unknown_area: "请选择县(区)",
+  invalid_date: "日期不正确",
+  in_future: "已抵达的日期不能晚于今天",
+  too_old: "抵达已超过14天,无需报备",
+  in_past: "计划抵达日期不能早于今天",
+  too_far_ahead: "只能提前30天报备",
+  outside_7_days: "行程日期须在抵达前7天内",
+  too_many: "行程最多30条",
+  unknown_field: "不认识的字段",
+  wrong_type: "类型不正确",
+  not_a_number: "须为数字",
+  duplicate: "重复",
+};
+export const reasonWords = (r) => reasonText[r] ?? r;
+
+const codeText = {
+  network: "网络异常,请稍后再试",
+  unauthorized: "登录已失效,请重新登录",
+  forbidden: "无权访问",
+  not_found: "未找到",
+  unknown_grid: "此网格码已停用,请扫描最新的网格码",
+  rate_limited: "提交过于频繁,请稍后再试",
+  body_too_large: "内容过大",
+  internal: "系统繁忙,请稍后再试",
+  changed_meanwhile: "他人刚刚修改过,请刷新后再试",
+  already_closed: "已办结",
+  refresh_in_progress: "今日名单正在生成中",
+};
+export function errorWords(err) {
+  if (err instanceof ApiError) {
+    if (err.status === 429) return codeText.rate_limited;
+    return codeText[err.code] ?? (err.fields.length ? "请修改标出的内容" : `请求失败(${err.code || err.status})`);
+  }
+  return String(err?.message ?? err);
+}
+
+// showFieldErrors writes each problem next to its field: an element with
+// data-error-for="<field>" (the API's field name). Problems without a place
+// go to the form's general message. It returns how many were shown.
+export function showFieldErrors(form, problems, general) {
+  for (const e of form.querySelectorAll("[data-error-for]")) e.textContent = "";
+  for (const e of form.querySelectorAll(".invalid")) e.classList.remove("invalid");
+  const rest = [];
+  for (const p of problems) {
+    const slot = form.querySelector(`[data-error-for="${CSS.escape(p.field)}"]`);
+    if (slot) {
+      slot.textContent = reasonWords(p.reason);
+      slot.closest(".field")?.classList.add("invalid");
+    } else {
+      rest.push(p);
+    }
+  }
+  if (general) general.textContent = rest.map((p) => `${p.field}: ${reasonWords(p.reason)}`).join(";");
+  return problems.length;
+}
+
+// staffLogin shows the token box unless a token is kept, checks it with
+// GET /v1/me, and calls ready(me). roles lists who may use the page.
+export async function staffLogin(main, roles, ready) {
+  const who = document.getElementById("who");
+  const showLogin = (message) => {
+    const box = el("textarea", { id: "token", rows: 4, placeholder: "粘贴登录令牌(bin/gridcode token …)", attrs: { autocomplete: "off" } });
+    const msg = el("p", { class: "error", text: message ?? "" });
+    const form = el("form", { class: "card login", on: { submit: async (ev) => {
+      ev.preventDefault();
+      token.set(box.value.trim());
+      await check();
+    } } }, el("h1", { text: "登录" }), el("label", { for: "token", text: "登录令牌" }), box, msg,
+      el("button", { type: "submit", text: "登录" }));
+    clear(main, form);
+  };
+  const check = async () => {
+    if (!token.get()) return showLogin();
+    let me;
+    try {
+      me = await request("/v1/me");
+    } catch (err) {
+      token.clear();
+      return showLogin(errorWords(err));
+    }
+    if (!roles.includes(me.role)) {
+      token.clear();
+      return showLogin(`此页面供${roles.map((r) => roleText[r]).join("、")}使用`);
+    }
+    clear(who, `${roleText[me.role]}${me.grid ? " · " + me.grid : ""}${me.group ? " · " + me.group : ""} `,
+      el("button", { class: "link", text: "退出", on: { click: () => { token.clear(); location.reload(); } } }));
+    clear(main);
+    await ready(me);
+  };
+  await check();
+}
+
+// day formats a date for the district (Asia/Shanghai).
+export function districtDay(d = new Date()) {
+  return new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai" }).format(d);
+}
+export function districtTime(iso) {
+  if (!iso) return "";
+  return new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+}

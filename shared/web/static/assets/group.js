@@ -1,0 +1,2 @@
+// group.js
+import { el } from "./gc.js";

@@ -1,0 +1,2 @@
+// join.js
+import { el } from "./gc.js";

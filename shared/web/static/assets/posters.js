@@ -1,0 +1,2 @@
+// posters.js
+import { el } from "./gc.js";

@@ -1,0 +1,2 @@
+// report.js
+import { el } from "./gc.js";
