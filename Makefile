@@ -1,13 +1,13 @@
 # gridcode: `make run` starts the whole system locally; `make test` runs every test.
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := intake reports directory fanout digest groups health refresh refreshplan refreshwork registry registryimport worklist reconcilework stats
+FUNCTIONS := intake reports directory fanout digest groups health refresh refreshplan refreshwork registry registryimport worklist reconcilework stats web
 STATICCHECK := $(shell [ -x .cache/bin/staticcheck ] && echo .cache/bin/staticcheck || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
 
 .PHONY: run test lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction build-FanoutFunction build-DigestFunction \
 	build-GroupsFunction build-HealthFunction build-RefreshFunction build-RefreshPlanFunction build-RefreshWorkFunction \
-	build-RegistryFunction build-RegistryImportFunction build-WorklistFunction build-ReconcileWorkFunction build-StatsFunction
+	build-RegistryFunction build-RegistryImportFunction build-WorklistFunction build-ReconcileWorkFunction build-StatsFunction build-WebFunction
 
 run:
 	$(GO) run ./infra/cmd/gridcode serve
@@ -71,6 +71,8 @@ build-ReconcileWorkFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconcilework
 build-StatsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/stats
+build-WebFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/web
 
 bench: tools
 	$(GO) run ./infra/cmd/bench

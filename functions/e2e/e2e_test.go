@@ -119,7 +119,7 @@ func start(ctx context.Context, t *testing.T) *system {
 	s.reports = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/reports"), append(common,
 		"REPORTS_TABLE="+s.tables.Reports, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
 	s.directory = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/directory"), append(common,
-		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
+		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "REPORT_URL="+gcReportURL)...)
 	return s
 }
 
@@ -443,6 +443,7 @@ func (s *system) testDirectory(ctx context.Context, t *testing.T) {
 	if diff := cmp.Diff(wantAreas, areas); diff != "" {
 		t.Errorf("GET /v1/risk-areas (-want +got):\n%s", diff)
 	}
+	s.testPageData(ctx, t)
 }
 
 // testLogs checks what the functions wrote: a line per request, and no ID

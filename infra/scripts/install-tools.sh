@@ -6,6 +6,8 @@
 #   .cache/bin/aws-lambda-rie                 AWS Lambda Runtime Interface Emulator
 #   .cache/bin/staticcheck                    honnef.co/go/tools staticcheck
 #   java                                      from PATH, or Debian's default-jre-headless when root
+#   chromium                                  from PATH ($CHROMIUM), or Debian's chromium (+ a CJK font
+#                                             for legible screenshots) when root: the page tests
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -45,6 +47,26 @@ install_java() {
     return
   fi
   die "java is not on PATH (DynamoDB Local needs Java 11+). Install a JRE, e.g. 'sudo apt-get install default-jre-headless', then re-run $0"
+}
+
+# ---------------------------------------------------------------- Chromium
+install_chromium() {
+  if [[ -n "${CHROMIUM:-}" ]] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then
+    return
+  fi
+  if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+    log "chromium not found; installing Debian's chromium and a CJK font with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei
+    command -v chromium >/dev/null 2>&1 || die "apt-get installed chromium but it is not on PATH"
+    return
+  fi
+  local why="chromium is not on PATH (the page tests drive it). Install it, e.g. 'sudo apt-get install chromium fonts-wqy-microhei', or set CHROMIUM"
+  if [[ "${CI:-}" == "true" ]]; then
+    die "$why"
+  fi
+  log "warning: $why; the page tests will be skipped"
 }
 
 # ---------------------------------------------------------------- DynamoDB Local
@@ -95,11 +117,13 @@ install_go_tool() {
 command -v go >/dev/null 2>&1 || die "go is not on PATH"
 
 install_java
+install_chromium
 install_dynamodb_local
 install_go_tool aws-lambda-rie "$RIE_MODULE/cmd/aws-lambda-rie" "$RIE_MODULE" "$RIE_VERSION"
 install_go_tool staticcheck "$STATICCHECK_MODULE/cmd/staticcheck" "$STATICCHECK_MODULE" "$STATICCHECK_VERSION"
 
 echo "java:           $(command -v java)"
+echo "chromium:       ${CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome)}"
 echo "dynamodb-local: $DDB_DIR/DynamoDBLocal.jar"
 echo "aws-lambda-rie: $BIN/aws-lambda-rie"
 echo "staticcheck:    $BIN/staticcheck"

@@ -59,12 +59,15 @@ type Runtime struct {
 	Keys secrets.Keyset
 }
 
+// Logs turns on Lambda's structured logs: JSON lines with each
+// invocation's request id (the template sets LogFormat JSON).
+func Logs() { slog.SetDefault(lambdacontext.NewLogger()) }
+
 // Init turns on Lambda's structured logs, reads cfg (a struct with env
 // tags that holds common) from the environment, failing with the name of
 // a missing variable, and loads the SDK config and the keyset.
 func Init(ctx context.Context, cfg any, common *Common) (Runtime, error) {
-	// JSON lines with each invocation's request id; the template sets LogFormat JSON.
-	slog.SetDefault(lambdacontext.NewLogger())
+	Logs()
 	if err := envconfig.Process(ctx, cfg); err != nil {
 		return Runtime{}, fmt.Errorf("config: %w", err)
 	}

@@ -43,6 +43,8 @@ commands:
           (both into the local store: stop the server first; refused rows go to FILE.errors.csv)
   reconcile LIST_A LIST_B: people in A and not in B become verification tasks in their grid
           ("registry" names the registry; list ids are printed by import list)
+  qr      qr --out DIR [--base URL]: one report-code PNG per grid plus district.png, and codes.csv
+          (the codes open URL/<gridCode>; --base defaults to the local form, REPORT_URL in the cloud)
   gen     write a synthetic district as JSONL and the registry as CSV (gen -h)
   keys    print a fresh keyset JSON, for the cloud's SSM SecureString parameter
   alerts  alerts replay [--alerts-table T] [id ...]: put failed alerts back in the queue
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return token(args[1:], stdout)
 	case "gen":
 		return gen.Command(args[1:], stdout)
+	case "qr":
+		return qrCmd(ctx, args[1:], stdout)
 	case "keys":
 		return printKeys(stdout)
 	case "alerts":
