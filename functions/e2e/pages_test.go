@@ -30,7 +30,7 @@ func (s *system) testPageData(ctx context.Context, t *testing.T) {
 		Provinces []struct {
 			Name   string `json:"name"`
 			Cities []struct {
-				Name     string `json:"name"`
+				Name     string                        `json:"name"`
 				Counties []struct{ Code, Name string } `json:"counties"`
 			} `json:"cities"`
 		} `json:"provinces"`
