@@ -233,7 +233,8 @@ func (tab *Tab) Login(t testing.TB, origin, token string) {
 }
 
 // Screenshots writes the page as it is at each of Widths, full length, to
-// ScreenshotDir()/<name>-<width>.png, and goes back to a phone's width.
+// ScreenshotDir()/<name>-<width>.png, checks it does not scroll sideways
+// at any of them, and goes back to a phone's width.
 func (tab *Tab) Screenshots(t testing.TB, name string) {
 	t.Helper()
 	dir := ScreenshotDir()
@@ -244,6 +245,11 @@ func (tab *Tab) Screenshots(t testing.TB, name string) {
 		tab.Do(t, fmt.Sprintf("resize to %d px", w),
 			chromedp.EmulateViewport(int64(w), 800),
 			chromedp.Sleep(100*time.Millisecond)) // let the layout settle
+		// A page must fit a phone: nothing wider than the screen makes the
+		// whole page scroll sideways (a wide table scrolls in its own box).
+		if overflow := Eval[int](t, tab, `document.documentElement.scrollWidth - window.innerWidth`); overflow > 0 {
+			t.Errorf("%s at %d px is %d px too wide: the page scrolls sideways", name, w, overflow)
+		}
 		png, err := chromedp.Run(tab.Ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s at %d px: %v", name, w, err)

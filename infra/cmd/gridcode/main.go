@@ -119,6 +119,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "loaded the demo district (410 grids, sample risk areas) into %s\n", *dataDir)
 	}
 	fmt.Fprintf(stdout, "gridcode listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "pages: http://%[1]s/ — report form /r (a grid's: /r/<gridCode>), grid worker /console, group /group,\n"+
+		"       district /dashboard, posters /admin/posters; staff pages ask for a token:\n", ln.Addr())
 	fmt.Fprintf(stdout, "staff tokens: bin/gridcode token --role district_admin\n")
 	fmt.Fprintf(stdout, "              bin/gridcode token --role grid_worker --grid <gridCode from GET /v1/grids>\n")
 	fmt.Fprintf(stdout, "              bin/gridcode token --role group_admin --group <groupId>\n")

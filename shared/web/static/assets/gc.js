@@ -112,6 +112,7 @@ const reasonText = {
   region: "身份证号码前两位地区码不正确",
   first_generation: "15位身份证已停用,请填写18位号码",
   too_long: "内容过长",
+  invalid_characters: "含有无法识别的字符",
   unknown: "请选择有效的选项",
   unknown_area: "请选择县(区)",
   invalid_date: "日期不正确",
@@ -212,4 +213,55 @@ export function districtDay(d = new Date()) {
 export function districtTime(iso) {
   if (!iso) return "";
   return new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+}
+
+// Client-side checks that match the API's (shared/idcard, shared/phone), so
+// a typo is marked before the form is sent. The API checks again.
+
+// narrow maps full-width digits, letters and plus (from Chinese input
+// methods) to ASCII.
+const narrow = (s) => s.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, " ");
+
+// idNumberProblem returns the API's reason code for a resident ID number,
+// or "" when it passes: format, then the GB 11643 check digit.
+export function idNumberProblem(raw) {
+  const id = narrow(raw).replace(/\s+/g, "").toUpperCase();
+  if (id === "") return "required";
+  if (/^\d{15}$/.test(id)) return "first_generation";
+  if (!/^\d{17}[\dX]$/.test(id)) return "format";
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += Number(id[i]) * weights[i];
+  return "10X98765432"[sum % 11] === id[17] ? "" : "checksum";
+}
+
+// phoneProblem returns "required", "invalid" or "" as the API would.
+export function phoneProblem(raw) {
+  let p = narrow(raw).replace(/[\s\-.()\u2010-\u2014\u2212\u00a0]/g, "");
+  if (p === "") return "required";
+  if (/^\+86\d{11}$/.test(p)) p = p.slice(3);
+  else if (/^0086\d{11}$/.test(p)) p = p.slice(4);
+  else if (/^86\d{11}$/.test(p)) p = p.slice(2);
+  return /^1[3-9]\d{9}$/.test(p) ? "" : "invalid";
+}
+
+// svg builds an SVG element, as el() builds HTML: attrs are attributes
+// (presentation attributes such as fill, x and height are allowed by the
+// CSP, a style attribute is not), except text (textContent), class,
+// dataset and on (events). Children are nodes or strings (as text).
+const SVG_NS = "http://www.w3.org/2000/svg";
+export function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "text") e.textContent = v;
+    else if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+    else e.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
 }
