@@ -297,6 +297,24 @@ func (r *Registry) Join(ctx context.Context, id string, row RosterRow) error {
 	return r.Store.PutJoinRequest(ctx, m)
 }
 
+// JoinCard is what the public self-join page shows of a group: what is on
+// its sign, no administrator, no count.
+type JoinCard struct {
+	GroupID string `json:"groupId"`
+	Name    string `json:"name"`
+	Kind    Kind   `json:"kind"`
+	Address string `json:"address"`
+}
+
+// Card names a group to the people its QR code reaches.
+func (r *Registry) Card(ctx context.Context, id string) (JoinCard, error) {
+	g, err := r.Store.GetGroup(ctx, id)
+	if err != nil {
+		return JoinCard{}, err
+	}
+	return JoinCard{GroupID: g.ID, Name: g.Name, Kind: g.Kind, Address: g.Address}, nil
+}
+
 // Approve puts a pending self-join on the roster.
 func (r *Registry) Approve(ctx context.Context, p auth.Principal, id, memberID string) (View, error) {
 	g, err := r.managed(ctx, p, id)

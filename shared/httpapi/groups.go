@@ -34,6 +34,7 @@ func (a GroupsAPI) Register(mux Router) {
 	mux.HandleFunc("GET /v1/groups/{groupId}/qr.png", a.qr)
 	mux.HandleFunc("GET /v1/groups/{groupId}/members", a.roster)
 	mux.HandleFunc("PUT /v1/groups/{groupId}/members", a.replaceRoster)
+	mux.HandleFunc("GET /v1/groups/{groupId}/join", a.card)
 	mux.HandleFunc("POST /v1/groups/{groupId}/join", a.join)
 	mux.HandleFunc("POST /v1/groups/{groupId}/members/{memberId}/approve", a.approve)
 	mux.HandleFunc("GET /v1/groups/{groupId}/daily", a.daily)
@@ -139,6 +140,16 @@ func (a GroupsAPI) replaceRoster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// card is public: the self-join page names the group its QR code is for.
+func (a GroupsAPI) card(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Registry.Card(r.Context(), r.PathValue("groupId"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
 }
 
 // join is public: the group's QR code opens it.
