@@ -33,13 +33,7 @@ const fieldText = {
   limit: "条数", nextToken: "翻页", status: "状态", corrected: "更正信息", newPerson: "新发现人员", idType: "证件类型",
   idNumber: "证件号码", phone: "手机号", residentType: "人员类型", landlordPhone: "房东电话", town: "街道",
 };
-// Reasons the shared words lack, and some said better for one field.
-const reasonMore = {
-  not_allowed: "此结果无需填写", unexpected: "此结果无需填写", same_grid: "报备已在本网格",
-  invalid_characters: "含有无法识别的字符", past: "不能早于今天", another_person: "与任务人员的证件不一致",
-  already_registered: "此人已在人口底册中", outside_task_community: "只能登记本网格所在社区的人员",
-  out_of_range: "超出范围", before_from: "结束日期早于开始日期", excel_number: "被 Excel 改成了科学计数法,请按文本填写",
-};
+// Reasons said better for one field of this page.
 const fieldReason = {
   "outcome:required": "请选择结果", "outcome:unknown": "请选择结果", "toGrid:unknown": "没有这个网格编码",
   "toGrid:required": "请填写转至的网格编码", "note:required": "转出时请写明原因",
@@ -53,7 +47,7 @@ const codeMore = {
   invalid_query: "请修改标出的内容",
 };
 
-const problemWords = (p) => fieldReason[`${p.field}:${p.reason}`] ?? reasonMore[p.reason] ?? reasonWords(p.reason);
+const problemWords = (p) => fieldReason[`${p.field}:${p.reason}`] ?? reasonWords(p.reason, p.field);
 const fieldLabel = (f) => f.split(".").map((part) => fieldText[part] ?? part).join("·");
 function failWords(err) {
   if (err instanceof ApiError && codeMore[err.code] && !(err.code === "invalid_query" && !err.fields.length)) return codeMore[err.code];

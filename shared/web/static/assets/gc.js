@@ -126,8 +126,28 @@ const reasonText = {
   wrong_type: "类型不正确",
   not_a_number: "须为数字",
   duplicate: "重复",
+  excel_number: "被 Excel 改成了科学计数法,请按文本填写",
+  not_allowed: "此项无需填写",
+  unexpected: "此项无需填写",
+  past: "不能早于今天",
+  out_of_range: "超出范围",
+  before_from: "结束日期早于开始日期",
+  same_grid: "报备已在本网格",
+  another_person: "与任务人员的证件不一致",
+  already_registered: "此人已在人口底册中",
+  outside_task_community: "只能登记本网格所在社区的人员",
 };
-export const reasonWords = (r) => reasonText[r] ?? r;
+// fieldReasonText says some reasons better for one field (its last part:
+// "destination.address" is "address").
+const fieldReasonText = {
+  "name:required": "请填写姓名",
+  "idNumber:required": "请填写证件号码",
+  "phone:required": "请填写手机号码",
+  "phone:invalid": "请填写11位手机号码",
+  "address:required": "请填写详细地址",
+  "fromAreaCode:required": "请选择出发地的县(区)",
+};
+export const reasonWords = (r, field = "") => fieldReasonText[`${field.split(".").pop()}:${r}`] ?? reasonText[r] ?? r;
 
 const codeText = {
   network: "网络异常,请稍后再试",
@@ -160,13 +180,13 @@ export function showFieldErrors(form, problems, general) {
   for (const p of problems) {
     const slot = form.querySelector(`[data-error-for="${CSS.escape(p.field)}"]`);
     if (slot) {
-      slot.textContent = reasonWords(p.reason);
+      slot.textContent = reasonWords(p.reason, p.field);
       slot.closest(".field")?.classList.add("invalid");
     } else {
       rest.push(p);
     }
   }
-  if (general) general.textContent = rest.map((p) => `${p.field}: ${reasonWords(p.reason)}`).join(";");
+  if (general) general.textContent = rest.map((p) => `${p.field}: ${reasonWords(p.reason, p.field)}`).join(";");
   return problems.length;
 }
 

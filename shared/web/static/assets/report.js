@@ -205,7 +205,7 @@ function markOne(name, problem) {
   const value = field(name).value;
   const reason = value.trim() === "" ? "" : problem(value);
   const slot = form.querySelector(`[data-error-for="${name}"]`);
-  slot.textContent = reason ? reasonWords(reason) : "";
+  slot.textContent = reason ? reasonWords(reason, name) : "";
   slot.closest(".field").classList.toggle("invalid", reason !== "");
 }
 
