@@ -103,6 +103,38 @@ func (s *Server) SMS(t testing.TB) []outbox.Line {
 	return out
 }
 
+// Start launches headless Chromium at path with its own profile in
+// profileDir and opens a tab at a phone's width, for at most limit;
+// cancel closes the browser.
+func Start(path, profileDir string, limit time.Duration) (context.Context, context.CancelFunc, error) {
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(profileDir),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		// This machine's network is closed: no background calls home.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("lang", "zh-CN"),
+		chromedp.WindowSize(360, 800),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTime := context.WithTimeout(ctx, limit)
+	cancel := func() { cancelTime(); cancelTab(); cancelAlloc() }
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 800)); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, cancel, nil
+}
+
 // Tab is one browser tab. Errors collects the page's uncaught exceptions
 // and console.error calls; a test checks it is empty at the end.
 type Tab struct {
@@ -122,32 +154,13 @@ func NewTab(t *testing.T) *Tab {
 		}
 		t.Skip("chromium not installed; apt-get install chromium, or set CHROMIUM")
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		// This machine's network is closed: no background calls home.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.WindowSize(360, 800),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
-	tab := &Tab{Ctx: ctx}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 800)); err != nil {
+	ctx, cancel, err := Start(path, t.TempDir(), 2*time.Minute)
+	if err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	err := chromedp.Listen(ctx, func(ev any) {
+	t.Cleanup(cancel)
+	tab := &Tab{Ctx: ctx}
+	err = chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventExceptionThrown:
 			d := ev.ExceptionDetails

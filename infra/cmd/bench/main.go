@@ -58,6 +58,8 @@ type options struct {
 	skipGroups    bool
 	gridwork      gridworkOptions
 	skipGridwork  bool
+	skipPages     bool
+	pageLoads     int
 	only          string
 }
 
@@ -79,7 +81,9 @@ func main() {
 	flag.Float64Var(&o.gridwork.scale, "registry-scale", 1.0, "size of the registry imported, searched and reconciled on the embedded store, of 800,000 people")
 	flag.Float64Var(&o.gridwork.dynamoScale, "dynamo-registry-scale", 0.025, "size of the registry imported into DynamoDB Local, of 800,000 people")
 	flag.BoolVar(&o.skipGridwork, "skip-gridwork", false, "skip the grid-work rows (registry import and search, reconciliation)")
-	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed) or "gridwork" (registry import and search, reconciliation)`)
+	flag.BoolVar(&o.skipPages, "skip-pages", false, "skip the report form's load in headless Chromium")
+	flag.IntVar(&o.pageLoads, "page-loads", 50, "loads of the report form (and of the start page) timed")
+	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed), "gridwork" (registry import and search, reconciliation) or "pages" (the report form in Chromium)`)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	var err, derr error
@@ -89,8 +93,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	if o.only != "" && o.only != "groups" && o.only != "gridwork" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\" or \"gridwork\"\n", o.only)
+	if o.only != "" && o.only != "groups" && o.only != "gridwork" && o.only != "pages" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\", \"gridwork\" or \"pages\"\n", o.only)
 		os.Exit(2)
 	}
 	if *cpuProfile != "" {
@@ -198,6 +202,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		rows = append(rows, fanoutRows...)
 		r, err := benchHandlerCPU(ctx, bodies)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	if o.only == "pages" || others && !o.skipPages {
+		r, err := benchReportForm(ctx, o.pageLoads)
 		if err != nil {
 			return err
 		}
