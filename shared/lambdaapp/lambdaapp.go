@@ -3,6 +3,7 @@
 package lambdaapp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -119,24 +120,25 @@ func ServeHTTP(h http.Handler) {
 }
 
 // StripStage takes a named stage off the event's paths and returns the
-// prefix it took ("/dev"), or "" for the $default stage.
+// prefix it took ("/dev"), or "" when there was none to take: the $default
+// stage, or a custom domain whose API mapping already left the stage out.
 func StripStage(ev *events.APIGatewayV2HTTPRequest) string {
 	stage := ev.RequestContext.Stage
 	if stage == "" || stage == "$default" {
 		return ""
 	}
 	prefix := "/" + stage
-	trim := func(p string) string {
-		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
-			if rest == "" {
-				rest = "/"
-			}
-			return rest
-		}
-		return p
+	rest, ok := strings.CutPrefix(ev.RawPath, prefix)
+	if !ok || (rest != "" && rest[0] != '/') { // "/devices" is not under "/dev"
+		return ""
 	}
-	ev.RawPath = trim(ev.RawPath)
-	ev.RequestContext.HTTP.Path = trim(ev.RequestContext.HTTP.Path)
+	if rest == "" {
+		rest = "/"
+	}
+	ev.RawPath = rest
+	if p, ok := strings.CutPrefix(ev.RequestContext.HTTP.Path, prefix); ok && (p == "" || p[0] == '/') {
+		ev.RequestContext.HTTP.Path = cmp.Or(p, "/")
+	}
 	return prefix
 }
 
