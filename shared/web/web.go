@@ -128,11 +128,19 @@ func (s *Site) asset(w http.ResponseWriter, r *http.Request) {
 		ctype = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", ctype)
-	// Pages ask for ?v=<version>: a release changes the URL.
+	// Pages ask for ?v=<version>: a release changes the URL, so it may be
+	// kept a day. Modules import each other without it; those are
+	// revalidated by the release's ETag, a 304 when nothing changed.
+	etag := `"` + s.version + `"`
+	w.Header().Set("ETag", etag)
 	if r.URL.Query().Get("v") == s.version {
 		w.Header().Set("Cache-Control", "public, max-age=86400, immutable")
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
+	}
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
 	w.Write(b)
 }
