@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	qrreader "github.com/makiuchi-d/gozxing/qrcode"
-
 	"gridcode/infra/lambdarie"
+	"gridcode/infra/qrread"
 	"gridcode/shared/auth"
 	"gridcode/shared/web"
 )
@@ -78,19 +75,11 @@ func (s *system) testPageData(ctx context.Context, t *testing.T) {
 
 func readQR(t *testing.T, b []byte) string {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("not a PNG: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	text, err := qrread.Text(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := qrreader.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("no QR code read: %v", err)
-	}
-	return res.GetText()
+	return text
 }
 
 // The web function under the emulator serves every page behind the

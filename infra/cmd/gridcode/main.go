@@ -43,8 +43,9 @@ commands:
           (both into the local store: stop the server first; refused rows go to FILE.errors.csv)
   reconcile LIST_A LIST_B: people in A and not in B become verification tasks in their grid
           ("registry" names the registry; list ids are printed by import list)
-  qr      qr --out DIR [--base URL]: one report-code PNG per grid plus district.png, and codes.csv
-          (the codes open URL/<gridCode>; --base defaults to the local form, REPORT_URL in the cloud)
+  qr      qr --out DIR [--report-url URL]: one report-code PNG per grid of the local store plus
+          district.png, and codes.csv (the codes open URL/<gridCode>; URL defaults to the local form;
+          for the cloud pass its REPORT_URL, https://<api>/<stage>/r; stop the server first)
   gen     write a synthetic district as JSONL and the registry as CSV (gen -h)
   keys    print a fresh keyset JSON, for the cloud's SSM SecureString parameter
   alerts  alerts replay [--alerts-table T] [id ...]: put failed alerts back in the queue

@@ -20,12 +20,13 @@ import (
 const codeSize = 512
 
 // qrCmd writes the report codes to print: district.png (the district-wide
-// code), one <gridCode>.png per grid, and codes.csv naming each file's
-// grid, place and link, for the print shop.
+// code), one <gridCode>.png per grid of the local store, and codes.csv
+// naming each file's grid, place and link, for the print shop. The store
+// is one process's: stop `gridcode serve` first.
 func qrCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("qr", flag.ContinueOnError)
 	out := fs.String("out", "", "directory to write the PNGs into (created if missing)")
-	reportURL := fs.String("base", envOr("REPORT_URL", local.ReportURL), "the report form's address the codes open (env REPORT_URL); in the cloud https://<api>/<stage>/r")
+	reportURL := fs.String("report-url", envOr("REPORT_URL", local.ReportURL), "the report form's address the codes open (env REPORT_URL); in the cloud https://<api>/<stage>/r")
 	dataDir := fs.String("data-dir", envOr("DATA_DIR", ".data"), "data directory (env DATA_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,7 +50,7 @@ func qrCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer f.Close() // after a write error; Close below reports the rest
 	f.WriteString("\ufeff") // Excel reads UTF-8 with a BOM
 	manifest := csv.NewWriter(f)
 	manifest.UseCRLF = true
@@ -78,7 +79,7 @@ func qrCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	manifest.Flush()
-	if err := manifest.Error(); err != nil {
+	if err := errors.Join(manifest.Error(), f.Close()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d grid codes and the district code (%d px) to %s, with codes.csv; they open %s\n",

@@ -4,39 +4,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	qrreader "github.com/makiuchi-d/gozxing/qrcode"
-
 	"gridcode/infra/local"
+	"gridcode/infra/qrread"
 )
 
-// decodeQR reads what a PNG's QR code says, as a phone's camera would.
+// decodeQR reads what a PNG file's QR code says.
 func decodeQR(t *testing.T, file string) string {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(b))
+	text, err := qrread.Text(b)
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrreader.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("%s: no QR code read: %v", file, err)
-	}
-	return res.GetText()
+	return text
 }
 
 // `gridcode qr --out DIR` writes one code per grid and the district's,
@@ -47,7 +36,7 @@ func TestQRCommandWritesOneCodePerGrid(t *testing.T) {
 	dataDir, out := t.TempDir(), filepath.Join(t.TempDir(), "codes")
 	const base = "https://api.example.cn/prod/r"
 	var stdout bytes.Buffer
-	if err := run(ctx, []string{"qr", "--out", out, "--base", base, "--data-dir", dataDir}, &stdout); err != nil {
+	if err := run(ctx, []string{"qr", "--out", out, "--report-url", base, "--data-dir", dataDir}, &stdout); err != nil {
 		t.Fatal(err)
 	}
 	sys, err := local.Open(ctx, dataDir, time.Now)
