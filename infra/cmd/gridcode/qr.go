@@ -50,7 +50,7 @@ func qrCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close() // after a write error; Close below reports the rest
+	defer f.Close()         // after a write error; Close below reports the rest
 	f.WriteString("\ufeff") // Excel reads UTF-8 with a BOM
 	manifest := csv.NewWriter(f)
 	manifest.UseCRLF = true
