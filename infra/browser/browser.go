@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -182,8 +183,23 @@ func NewTab(t *testing.T) *Tab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What breaks a page silently, without an exception, is an error too:
+	// something the Content-Security-Policy blocked, and a script,
+	// stylesheet or image that did not load.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: silentFailures}); err != nil {
+		t.Fatal(err)
+	}
 	return tab
 }
+
+const silentFailures = `
+document.addEventListener("securitypolicyviolation", (e) =>
+  console.error("CSP blocked " + e.violatedDirective + " " + (e.blockedURI || "inline")));
+window.addEventListener("error", (e) => {
+  const el = e.target;
+  if (el && el !== window && (el.src || el.href)) console.error("failed to load " + (el.src || el.href));
+}, true);
+`
 
 func (tab *Tab) record(s string) {
 	tab.mu.Lock()

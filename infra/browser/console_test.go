@@ -1,12 +1,8 @@
 package browser
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -18,54 +14,7 @@ import (
 
 	"gridcode/infra/local"
 	"gridcode/shared/auth"
-	"gridcode/shared/dates"
-	"gridcode/shared/idcard"
 )
-
-// api calls the local system's API from Go: body is JSON unless it is a
-// string (sent as ctype), out is decoded from a 2xx answer.
-func consoleAPI(t *testing.T, srv *Server, method, path, token, ctype string, body, out any) int {
-	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd, ctype = bytes.NewReader(raw), "application/json"
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != nil && res.StatusCode/100 == 2 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %v in %s", method, path, err, raw)
-		}
-	}
-	return res.StatusCode
-}
-
-func consoleID(first17 string) string { return first17 + string(idcard.CheckDigit(first17)) }
 
 // consoleTask makes one door-knocking task in a grid of 石冲社区 the way
 // the office does: a NAT list with someone the registry lacks, reconciled
@@ -73,7 +22,7 @@ func consoleID(first17 string) string { return first17 + string(idcard.CheckDigi
 func consoleTask(t *testing.T, srv *Server, admin string) (gridCode, taskID string) {
 	t.Helper()
 	list := "姓名,证件号码,社区,地址,检测点\n" +
-		"林晓东," + consoleID("44070319950317123") + ",石冲社区,长庚里12号,石冲小学\n"
+		"林晓东," + residentID("44070319950317123") + ",石冲社区,长庚里12号,石冲小学\n"
 	var up struct {
 		List struct {
 			ID   string `json:"listId"`
@@ -81,7 +30,7 @@ func consoleTask(t *testing.T, srv *Server, admin string) (gridCode, taskID stri
 		} `json:"list"`
 	}
 	path := "/v1/lists?" + url.Values{"name": {"全员核酸"}, "kind": {"nat"}}.Encode()
-	if code := consoleAPI(t, srv, "POST", path, admin, "text/csv", list, &up); code != 201 || up.List.Rows != 1 {
+	if code := apiCall(t, srv, "POST", path, admin, textBody{"text/csv", list}, &up); code != 201 || up.List.Rows != 1 {
 		t.Fatalf("upload the list: %d %+v", code, up)
 	}
 	var rec struct {
@@ -89,29 +38,23 @@ func consoleTask(t *testing.T, srv *Server, admin string) (gridCode, taskID stri
 		Status  string `json:"status"`
 		Created int    `json:"created"`
 	}
-	if code := consoleAPI(t, srv, "POST", "/v1/reconcile", admin, "", map[string]string{"listA": up.List.ID, "listB": "registry"}, &rec); code != 202 {
+	if code := apiCall(t, srv, "POST", "/v1/reconcile", admin, map[string]string{"listA": up.List.ID, "listB": "registry"}, &rec); code != 202 {
 		t.Fatalf("reconcile: %d", code)
 	}
 	// The deadline only stops a job that never ends.
-	for deadline := time.Now().Add(time.Minute); rec.Status == "running"; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("reconciliation %s still running", rec.ID)
+	finished := eventually(time.Minute, func() bool {
+		if rec.Status == "running" {
+			getJSON(t, srv, "/v1/reconcile/"+rec.ID, admin, &rec)
 		}
-		if code := consoleAPI(t, srv, "GET", "/v1/reconcile/"+rec.ID, admin, "", nil, &rec); code != 200 {
-			t.Fatalf("reconciliation: %d", code)
-		}
+		return rec.Status != "running"
+	})
+	if !finished {
+		t.Fatalf("reconciliation %s still running", rec.ID)
 	}
 	if rec.Status != "done" || rec.Created != 1 {
 		t.Fatalf("reconciliation %+v, want done with one task", rec)
 	}
-	var grids []struct {
-		Code      string `json:"gridCode"`
-		Community string `json:"community"`
-	}
-	if code := consoleAPI(t, srv, "GET", "/v1/grids", "", "", nil, &grids); code != 200 {
-		t.Fatalf("grids: %d", code)
-	}
-	for _, g := range grids {
+	for _, g := range listGrids(t, srv) {
 		if g.Community != "石冲社区" {
 			continue
 		}
@@ -120,33 +63,22 @@ func consoleTask(t *testing.T, srv *Server, admin string) (gridCode, taskID stri
 				TaskID string `json:"taskId"`
 			} `json:"tasks"`
 		}
-		if consoleAPI(t, srv, "GET", "/v1/grids/"+g.Code+"/tasks", admin, "", nil, &page) == 200 && len(page.Tasks) == 1 {
-			return g.Code, page.Tasks[0].TaskID
+		if apiCall(t, srv, "GET", "/v1/grids/"+g.GridCode+"/tasks", admin, nil, &page) == 200 && len(page.Tasks) == 1 {
+			return g.GridCode, page.Tasks[0].TaskID
 		}
 	}
 	t.Fatal("no grid of 石冲社区 holds the task")
 	return "", ""
 }
 
-// submitReport posts a report to a grid as its QR code's form does.
+// consoleReport posts a report to a grid as its QR code's form does:
+// someone arrived today by train from area from (the one stop) at
+// 石冲社区.
+// It returns the report's id.
 func consoleReport(t *testing.T, srv *Server, gridCode, name, id17, phone, from string) string {
 	t.Helper()
-	body := map[string]any{
-		"name": name, "idType": "resident_id", "idNumber": consoleID(id17), "phone": phone,
-		"arrivalStatus": "arrived", "arrivalDate": dates.Today(time.Now()), "fromAreaCode": from,
-		"itinerary":   []map[string]string{{"areaCode": from, "date": dates.Today(time.Now())}},
-		"destination": map[string]string{"community": "石冲社区", "address": "长庚里3号"},
-		"transport":   "train",
-	}
-	var receipt struct {
-		ReportID  string `json:"reportId"`
-		GridCode  string `json:"gridCode"`
-		RiskLevel string `json:"riskLevel"`
-	}
-	if code := consoleAPI(t, srv, "POST", "/v1/grids/"+gridCode+"/reports", "", "", body, &receipt); code != 201 || receipt.GridCode != gridCode {
-		t.Fatalf("submit %s: %d %+v", name, code, receipt)
-	}
-	return receipt.ReportID
+	return submitReport(t, srv, gridCode, newReport{Name: name, ID17: id17, Phone: phone, From: from,
+		Community: "石冲社区", Address: "长庚里3号", Transport: "train"}).ReportID
 }
 
 // consoleDialogs records every alert/confirm/prompt the page opens, and closes it.
@@ -177,16 +109,8 @@ func (d *consoleDialogs) check(t *testing.T) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.seen) > 0 {
-		t.Errorf("the page opened consoleDialogs: %v", d.seen)
+		t.Errorf("the page opened dialogs: %v", d.seen)
 	}
-}
-
-// consoleShots takes the screenshots from the top of the page: the
-// sticky bar and tabs would otherwise be drawn mid-page.
-func consoleShots(t *testing.T, tab *Tab, name string) {
-	t.Helper()
-	tab.Do(t, "scroll to the top", chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)"))
-	tab.Screenshots(t, name)
 }
 
 type consoleReportState struct {
@@ -259,7 +183,7 @@ func TestConsoleGridWorkerDay(t *testing.T) {
 	if text := Eval[string](t, tab, `document.getElementById("reports-summary").textContent`); !strings.Contains(text, "逾期 1") || !strings.Contains(text, "高风险 1") {
 		t.Errorf("summary %q", text)
 	}
-	consoleShots(t, tab, "console-reports")
+	shotsFromTop(t, tab, "console-reports")
 
 	// Follow up the high-risk report: no outcome is refused next to the
 	// choices, then 已联系本人 with a note.
@@ -275,9 +199,9 @@ func TestConsoleGridWorkerDay(t *testing.T) {
 	if text := Eval[string](t, tab, `document.querySelector('`+item+` .cs-item-head').textContent`); !strings.Contains(text, "跟进中") {
 		t.Errorf("after contact the report's head says %q, want 跟进中", text)
 	}
-	consoleShots(t, tab, "console-followup")
+	shotsFromTop(t, tab, "console-followup")
 	var after consoleReportState
-	if code := consoleAPI(t, srv, "GET", "/v1/reports/"+high, worker, "", nil, &after); code != 200 || after.Status != "in_progress" ||
+	if code := apiCall(t, srv, "GET", "/v1/reports/"+high, worker, nil, &after); code != 200 || after.Status != "in_progress" ||
 		after.FirstContactAt.IsZero() || len(after.FollowUps) != 1 || after.FollowUps[0].Outcome != "contacted" || after.FollowUps[0].Note != "已电话联系,明日核酸" {
 		t.Errorf("report after the follow-up: %d %+v", code, after)
 	}
@@ -289,7 +213,7 @@ func TestConsoleGridWorkerDay(t *testing.T) {
 	if text := Eval[string](t, tab, `document.querySelector('`+task+`').innerText`); !strings.Contains(text, "林晓东") || !strings.Contains(text, "石冲小学") || !strings.Contains(text, "待核查") {
 		t.Errorf("task shows %q", text)
 	}
-	consoleShots(t, tab, "console-tasks")
+	shotsFromTop(t, tab, "console-tasks")
 	tab.Do(t, "open the visit", chromedp.Click(chromedp.CSS(task+" .cs-toggle")))
 	tab.WaitFor(t, "the visit form", `document.querySelector('`+task+` form.cs-form') !== null`)
 	tab.Do(t, "note left without a phone",
@@ -300,9 +224,9 @@ func TestConsoleGridWorkerDay(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(task+" input[name=notePhone]"), "139 2608 0000"),
 		chromedp.Click(chromedp.CSS(task+" form button[type=submit]")))
 	tab.WaitFor(t, "the visit listed", `(document.getElementById("visits-`+taskID+`")?.textContent ?? "").includes("不在家")`)
-	consoleShots(t, tab, "console-visit")
+	shotsFromTop(t, tab, "console-visit")
 	var visited consoleTaskState
-	if code := consoleAPI(t, srv, "GET", "/v1/tasks/"+taskID, worker, "", nil, &visited); code != 200 || visited.Status != "revisit" ||
+	if code := apiCall(t, srv, "GET", "/v1/tasks/"+taskID, worker, nil, &visited); code != 200 || visited.Status != "revisit" ||
 		len(visited.Visits) != 1 || visited.Visits[0].Outcome != "not_home_note_left" || visited.Visits[0].NotePhone != "139****0000" {
 		t.Errorf("task after the visit: %d %+v", code, visited)
 	}
@@ -324,7 +248,7 @@ func TestConsoleGridWorkerDay(t *testing.T) {
 	if !strings.Contains(top, "陈永健") || !strings.Contains(top, "新塘里96号") || !strings.Contains(top, "139****1234") {
 		t.Errorf("top result %q, want 陈永健 at 新塘里96号, phone masked", top)
 	}
-	consoleShots(t, tab, "console-search")
+	shotsFromTop(t, tab, "console-search")
 
 	seen.check(t)
 	tab.NoErrors(t)
@@ -355,6 +279,6 @@ func TestConsoleDistrictAdminPicksGrid(t *testing.T) {
 	if got := Eval[string](t, tab, `document.querySelector("#reports > li").dataset.reportId`); got != id {
 		t.Errorf("listed %q, want %q", got, id)
 	}
-	consoleShots(t, tab, "console-admin")
+	shotsFromTop(t, tab, "console-admin")
 	tab.NoErrors(t)
 }

@@ -2,10 +2,7 @@ package browser
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
@@ -17,44 +14,8 @@ import (
 
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
-	"gridcode/shared/idcard"
 	"gridcode/shared/risk"
 )
-
-// dashAPI calls the JSON API with a token (or none) and decodes a 2xx
-// answer into out; it returns the status.
-func dashAPI(t *testing.T, srv *Server, method, path, token string, body, out any) int {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	if out != nil && res.StatusCode < 300 {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: decode: %v", method, path, err)
-		}
-	}
-	return res.StatusCode
-}
 
 // dashStats is the part of GET /v1/stats the page shows.
 type dashStats struct {
@@ -71,32 +32,16 @@ type dashStats struct {
 	SMS struct{ Sent, Failed, Pending int } `json:"sms"`
 }
 
-type dashGrid struct{ GridCode, Name, Community, Town string }
-
 // dashSubmit files a report for gridCode whose itinerary is one stop in
 // area today, as the report form would, and returns its risk level.
 func dashSubmit(t *testing.T, srv *Server, gridCode string, n int, area, today string) string {
 	t.Helper()
-	first17 := fmt.Sprintf("44070319900101%03d", 100+n)
-	body := map[string]any{
-		"name": "看板测试" + strconv.Itoa(n), "idType": "resident_id",
-		"idNumber": first17 + string(idcard.CheckDigit(first17)), "phone": fmt.Sprintf("+86 138-0013-80%02d", n),
-		"arrivalStatus": "arrived", "arrivalDate": today, "fromAreaCode": "440104", // 广州 越秀区: not on the list
-		"itinerary":   []map[string]string{{"areaCode": area, "date": today}},
-		"destination": map[string]string{"address": "测试路" + strconv.Itoa(n) + "号"},
-		"transport":   "car",
-	}
-	var receipt struct {
-		RiskLevel string `json:"riskLevel"`
-		GridCode  string `json:"gridCode"`
-	}
-	if code := dashAPI(t, srv, "POST", "/v1/grids/"+gridCode+"/reports", "", body, &receipt); code != http.StatusCreated {
-		t.Fatalf("report %d to %s: status %d", n, gridCode, code)
-	}
-	if receipt.GridCode != gridCode {
-		t.Fatalf("report %d went to %s, want %s", n, receipt.GridCode, gridCode)
-	}
-	return receipt.RiskLevel
+	return submitReport(t, srv, gridCode, newReport{
+		Name: "看板测试" + strconv.Itoa(n), ID17: fmt.Sprintf("44070319900101%03d", 100+n), Phone: fmt.Sprintf("+86 138-0013-80%02d", n),
+		From: "440104", // 广州 越秀区: not on the list
+		Stop: area, Date: today,
+		Address: "测试路" + strconv.Itoa(n) + "号", Transport: "car",
+	}).RiskLevel
 }
 
 // dashSegment is one segment of the chart as the page drew it.
@@ -133,23 +78,23 @@ func TestDashboard(t *testing.T) {
 
 	// A medium area as well, so every level of the chart has reports.
 	var areas []risk.Area
-	if code := dashAPI(t, srv, "GET", "/v1/risk-areas", "", nil, &areas); code != 200 {
+	if code := apiCall(t, srv, "GET", "/v1/risk-areas", "", nil, &areas); code != 200 {
 		t.Fatalf("GET /v1/risk-areas: %d", code)
 	}
 	areas = append(areas, risk.Area{AreaCode: "440307", Level: risk.Medium, From: dates.AddDays(today, -1)}) // 深圳 龙岗区
-	if code := dashAPI(t, srv, "PUT", "/v1/risk-areas", admin, areas, &areas); code != 200 {
+	if code := apiCall(t, srv, "PUT", "/v1/risk-areas", admin, areas, &areas); code != 200 {
 		t.Fatalf("PUT /v1/risk-areas: %d", code)
 	}
 
-	var grids []dashGrid
-	if code := dashAPI(t, srv, "GET", "/v1/grids", "", nil, &grids); code != 200 || len(grids) < 2 {
-		t.Fatalf("GET /v1/grids: %d, %d grids", code, len(grids))
+	grids := listGrids(t, srv)
+	if len(grids) < 2 {
+		t.Fatalf("GET /v1/grids: %d grids", len(grids))
 	}
 	gridA, gridB := grids[0], grids[1]
 	submitted := map[string]int{}
 	perGrid := map[string]int{}
 	for i, r := range []struct {
-		grid  dashGrid
+		grid  gridInfo
 		area  string
 		level string
 	}{
@@ -169,7 +114,7 @@ func TestDashboard(t *testing.T) {
 	}
 	from := dates.AddDays(today, -13)
 	var before dashStats
-	if code := dashAPI(t, srv, "GET", "/v1/stats?from="+from+"&to="+today, admin, nil, &before); code != 200 {
+	if code := apiCall(t, srv, "GET", "/v1/stats?from="+from+"&to="+today, admin, nil, &before); code != 200 {
 		t.Fatalf("GET /v1/stats: %d", code)
 	}
 
@@ -177,6 +122,7 @@ func TestDashboard(t *testing.T) {
 	tab.Login(t, srv.URL, admin)
 	tab.Do(t, "open the dashboard", chromedp.Navigate(srv.URL+"/dashboard"))
 	tab.WaitFor(t, "the chart", `document.querySelector("#chart")?.dataset.loaded === "true"`)
+	sameDistrictDay(t, tab, today)
 	tab.WaitFor(t, "the risk areas", `document.querySelector("#risk-areas")?.dataset.loaded === "true"`)
 	tab.WaitFor(t, "the refresh run", `!!document.querySelector("#db-refresh")?.dataset.state`)
 
@@ -248,7 +194,7 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("sms", func(t *testing.T) {
 		var after dashStats
-		if code := dashAPI(t, srv, "GET", "/v1/stats?from="+from+"&to="+today, admin, nil, &after); code != 200 {
+		if code := apiCall(t, srv, "GET", "/v1/stats?from="+from+"&to="+today, admin, nil, &after); code != 200 {
 			t.Fatalf("GET /v1/stats: %d", code)
 		}
 		page := Eval[map[string]int](t, tab, `Object.fromEntries([...document.querySelectorAll("#db-sms [data-sms]")].map((e) => [e.dataset.sms, Number(e.dataset.count)]))`)
@@ -295,7 +241,7 @@ func TestDashboard(t *testing.T) {
 		tab.Do(t, "save", chromedp.Click(chromedp.CSS("#ra-save")))
 		tab.WaitFor(t, "saved", `document.querySelector("#ra-msg").dataset.state === "saved"`)
 		var saved []risk.Area
-		dashAPI(t, srv, "GET", "/v1/risk-areas", "", nil, &saved)
+		getJSON(t, srv, "/v1/risk-areas", "", &saved)
 		// The API keeps the list in code order.
 		want := append(slices.Clone(areas), risk.Area{AreaCode: "440306", Level: risk.Low, From: today, To: until})
 		byCode := func(a, b risk.Area) int { return strings.Compare(a.AreaCode+a.From, b.AreaCode+b.From) }
@@ -323,7 +269,7 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("%d error messages, want 1", n)
 		}
 		var unchanged []risk.Area
-		dashAPI(t, srv, "GET", "/v1/risk-areas", "", nil, &unchanged)
+		getJSON(t, srv, "/v1/risk-areas", "", &unchanged)
 		if !reflect.DeepEqual(unchanged, saved) {
 			t.Errorf("a refused save changed the list:\n%+v", unchanged)
 		}
@@ -339,7 +285,7 @@ func TestDashboard(t *testing.T) {
 		if n := Eval[int](t, tab, `document.querySelectorAll("#risk-areas .ra-row").length`); n != len(saved) {
 			t.Errorf("%d rows after removing the bad one, want %d", n, len(saved))
 		}
-		dashAPI(t, srv, "GET", "/v1/risk-areas", "", nil, &unchanged)
+		getJSON(t, srv, "/v1/risk-areas", "", &unchanged)
 		if !reflect.DeepEqual(unchanged, saved) {
 			t.Errorf("the list changed without a save:\n%+v", unchanged)
 		}
@@ -358,13 +304,13 @@ func TestDashboard(t *testing.T) {
 			Groups, Done int
 			Complete     bool
 		}
-		if code := dashAPI(t, srv, "GET", "/v1/refresh/runs/"+today, admin, nil, &p); code != 200 {
+		if code := apiCall(t, srv, "GET", "/v1/refresh/runs/"+today, admin, nil, &p); code != 200 {
 			t.Fatalf("GET /v1/refresh/runs/%s: %d", today, code)
 		}
 		// The page follows the run until it is complete.
 		tab.WaitFor(t, "the run to complete", fmt.Sprintf(`(() => { const d = document.querySelector("#db-refresh").dataset;
 			return d.run === %q && d.state === "complete"; })()`, p.RunID))
-		if code := dashAPI(t, srv, "GET", "/v1/refresh/runs/"+today, admin, nil, &p); code != 200 || !p.Complete {
+		if code := apiCall(t, srv, "GET", "/v1/refresh/runs/"+today, admin, nil, &p); code != 200 || !p.Complete {
 			t.Fatalf("GET /v1/refresh/runs/%s: %d %+v", today, code, p)
 		}
 		page := Eval[map[string]string](t, tab, `({...document.querySelector("#db-refresh").dataset})`)

@@ -3,10 +3,7 @@ package browser
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,41 +55,6 @@ func (r groupRoster) names() []string {
 	return out
 }
 
-// groupAPI calls the local API as a client would, decoding JSON into out,
-// and returns the status.
-func groupAPI(t *testing.T, srv *Server, method, path, token string, body, out any) int {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if out != nil && res.StatusCode < 300 {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return res.StatusCode
-}
-
 // groupDemoID is the id of the demo group with this name.
 func groupDemoID(t *testing.T, srv *Server, name string) string {
 	t.Helper()
@@ -114,22 +76,6 @@ func groupDemoID(t *testing.T, srv *Server, name string) string {
 	return ""
 }
 
-// groupWaitRun waits until the refresh of date has run to the end.
-func groupWaitRun(t *testing.T, srv *Server, date string) {
-	t.Helper()
-	var p refresh.Progress
-	var err error
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if p, err = refresh.Read(context.Background(), srv.Store, date); err == nil && p.Complete {
-			if p.Done != p.Groups {
-				t.Fatalf("refresh of %s: %+v", date, p)
-			}
-			return
-		}
-	}
-	t.Fatalf("refresh of %s did not finish: %+v %v", date, p, err)
-}
-
 // groupRefresh runs the refresh of date to the end, as the office's
 // POST /v1/refresh/run does: the server plans today's by itself only
 // after 06:00 district time, and a test may run before.
@@ -138,28 +84,18 @@ func groupRefresh(t *testing.T, srv *Server, date string) {
 	if _, err := srv.Planner.Plan(context.Background(), date); err != nil && !errors.Is(err, refresh.ErrInProgress) {
 		t.Fatalf("plan the refresh of %s: %v", date, err)
 	}
-	groupWaitRun(t, srv, date)
-}
-
-// groupResidentID makes a valid resident ID from its first 17 digits.
-func groupResidentID(first17 string) string {
-	return first17 + string(idcard.CheckDigit(first17))
-}
-
-// groupBadDigit is id with another check character.
-func groupBadDigit(id string) string {
-	if id[17] == '1' {
-		return id[:17] + "2"
+	var p refresh.Progress
+	var err error
+	complete := eventually(time.Minute, func() bool {
+		p, err = refresh.Read(context.Background(), srv.Store, date)
+		return err == nil && p.Complete
+	})
+	if !complete {
+		t.Fatalf("refresh of %s did not finish: %+v %v", date, p, err)
 	}
-	return id[:17] + "1"
-}
-
-// groupShots takes the screenshots from the top of the page, where a
-// person starts, so the sticky bar stays at the top of the image.
-func groupShots(t *testing.T, tab *Tab, name string) {
-	t.Helper()
-	Eval[bool](t, tab, `(window.scrollTo(0, 0), true)`)
-	tab.Screenshots(t, name)
+	if p.Done != p.Groups {
+		t.Fatalf("refresh of %s: %+v", date, p)
+	}
 }
 
 // groupRows reads the daily table as the page shows it.
@@ -186,7 +122,7 @@ func TestGroupDailyList(t *testing.T) {
 	groupRefresh(t, srv, today)
 	token := srv.Token(t, auth.Principal{Role: auth.GroupAdmin, Group: id})
 	var want groupDaily
-	if code := groupAPI(t, srv, "GET", "/v1/groups/"+id+"/daily?date="+today, token, nil, &want); code != 200 {
+	if code := apiCall(t, srv, "GET", "/v1/groups/"+id+"/daily?date="+today, token, nil, &want); code != 200 {
 		t.Fatalf("today's list: %d", code)
 	}
 	s := want.Summary
@@ -197,6 +133,9 @@ func TestGroupDailyList(t *testing.T) {
 	tab := NewTab(t)
 	tab.Login(t, srv.URL, token)
 	tab.Do(t, "open /group", chromedp.Navigate(srv.URL+"/group"))
+	// The page's day: a list, or none if its day is no longer today.
+	tab.WaitFor(t, "a day's list", `document.getElementById("daily-table") !== null || document.getElementById("no-list") !== null`)
+	sameDistrictDay(t, tab, today)
 	tab.WaitFor(t, "today's list", `document.querySelectorAll("#daily-table tbody tr").length > 1`)
 
 	rows := Eval[[]groupRow](t, tab, groupRowsJS)
@@ -221,7 +160,7 @@ func TestGroupDailyList(t *testing.T) {
 	if txt := Eval[string](t, tab, `document.getElementById("summary").textContent`); !strings.Contains(txt, "异常 "+strconv.Itoa(s.Abnormal)) {
 		t.Errorf("summary %q does not count %d abnormal", txt, s.Abnormal)
 	}
-	groupShots(t, tab, "group")
+	shotsFromTop(t, tab, "group")
 
 	// Abnormal only.
 	tab.Do(t, "filter abnormal", chromedp.Click(chromedp.ID("filter-abnormal")))
@@ -261,17 +200,15 @@ func TestGroupDailyList(t *testing.T) {
 	file := filepath.Join(dir, id+"-"+today+".xlsx")
 	tab.WaitFor(t, "the download to finish", `document.getElementById("download-msg").textContent.startsWith("已下载")`)
 	var data []byte
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	saved := eventually(30*time.Second, func() bool {
 		var err error
-		if data, err = os.ReadFile(file); err == nil && len(data) > 0 {
-			if partial, _ := filepath.Glob(filepath.Join(dir, "*.crdownload")); len(partial) == 0 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			entries, _ := os.ReadDir(dir)
-			t.Fatalf("no %s downloaded (download dir has %v)", file, entries)
-		}
+		data, err = os.ReadFile(file)
+		partial, _ := filepath.Glob(filepath.Join(dir, "*.crdownload"))
+		return err == nil && len(data) > 0 && len(partial) == 0
+	})
+	if !saved {
+		entries, _ := os.ReadDir(dir)
+		t.Fatalf("no %s downloaded (download dir has %v)", file, entries)
 	}
 	book, err := excelize.OpenReader(bytes.NewReader(data))
 	if err != nil {
@@ -306,11 +243,11 @@ func TestGroupRosterUpload(t *testing.T) {
 	id := groupDemoID(t, srv, "五邑KTV")
 	token := srv.Token(t, auth.Principal{Role: auth.GroupAdmin, Group: id})
 	var before groupRoster
-	if code := groupAPI(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &before); code != 200 || len(before.Members) == 0 {
+	if code := apiCall(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &before); code != 200 || len(before.Members) == 0 {
 		t.Fatalf("roster: %d %+v", code, before)
 	}
 
-	ids := []string{groupResidentID("44070319900101001"), groupResidentID("44070319851212002"), groupResidentID("44070320000229003")}
+	ids := []string{residentID("44070319900101001"), residentID("44070319851212002"), residentID("44070320000229003")}
 	csvFile := func(name string, third string) string {
 		text := "姓名,证件类型,证件号码,手机号码\r\n" +
 			"陈一,居民身份证," + ids[0] + ",13800138001\r\n" +
@@ -333,7 +270,7 @@ func TestGroupRosterUpload(t *testing.T) {
 	tab.WaitFor(t, "the roster form", `document.getElementById("roster-file") !== null && document.getElementById("roster-list") !== null`)
 
 	tab.Do(t, "upload a roster with a bad check digit on line 3",
-		chromedp.SetUploadFiles(chromedp.ID("roster-file"), []string{csvFile("花名册-错误.csv", groupBadDigit(ids[1]))}),
+		chromedp.SetUploadFiles(chromedp.ID("roster-file"), []string{csvFile("花名册-错误.csv", wrongCheckDigit(ids[1]))}),
 		chromedp.Click(chromedp.ID("roster-upload")))
 	tab.WaitFor(t, "the row errors", `document.getElementById("roster-errors") !== null`)
 	type rowError struct{ Line, Column, Reason string }
@@ -342,9 +279,9 @@ func TestGroupRosterUpload(t *testing.T) {
 	if len(errs) != 1 || errs[0].Line != "第3行" || errs[0].Column != "证件号码" || !strings.Contains(errs[0].Reason, "校验位") {
 		t.Errorf("row errors %+v, want one: 第3行, 证件号码, the check digit", errs)
 	}
-	groupShots(t, tab, "group-errors")
+	shotsFromTop(t, tab, "group-errors")
 	var after groupRoster
-	groupAPI(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &after)
+	getJSON(t, srv, "/v1/groups/"+id+"/members", token, &after)
 	if after.Version != before.Version || !slices.Equal(after.names(), before.names()) {
 		t.Errorf("a refused roster changed it: version %d → %d, %v → %v", before.Version, after.Version, before.names(), after.names())
 	}
@@ -353,13 +290,13 @@ func TestGroupRosterUpload(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.ID("roster-file"), []string{csvFile("花名册.csv", ids[1])}),
 		chromedp.Click(chromedp.ID("roster-upload")))
 	tab.WaitFor(t, "the upload's success", `document.getElementById("roster-ok")?.textContent.includes("3 人")`)
-	groupAPI(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &after)
+	getJSON(t, srv, "/v1/groups/"+id+"/members", token, &after)
 	if after.Version != before.Version+1 || !slices.Contains(after.names(), groupXSSName) || len(after.Members) != 3 {
 		t.Errorf("roster after the upload: %+v", after)
 	}
 	tab.WaitFor(t, "the new roster on the page", `document.querySelector("#roster-list summary").textContent.includes("3 人")`)
 	tab.Do(t, "open the roster", chromedp.Click(chromedp.CSS("#roster-list summary")))
-	if !Eval[bool](t, tab, `[...document.querySelectorAll("#roster-list td.name")].some((td) => td.textContent === `+groupJSString(groupXSSName)+`)`) {
+	if !Eval[bool](t, tab, `[...document.querySelectorAll("#roster-list td.name")].some((td) => td.textContent === `+jsString(groupXSSName)+`)`) {
 		t.Errorf("the roster does not show %s as text", groupXSSName)
 	}
 	if n := Eval[int](t, tab, `document.querySelectorAll("#app script, #app img:not(#qr-img)").length`); n != 0 {
@@ -371,11 +308,6 @@ func TestGroupRosterUpload(t *testing.T) {
 	tab.NoErrors(t)
 }
 
-func groupJSString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
 // A member joins through the group's QR link: the page checks the check
 // digit and the phone before sending, shows the API's field problems next
 // to the fields, and the request waits on the group page, where the
@@ -385,31 +317,31 @@ func TestJoinAndApprove(t *testing.T) {
 	id := groupDemoID(t, srv, "江华小学")
 	token := srv.Token(t, auth.Principal{Role: auth.GroupAdmin, Group: id})
 	var before groupRoster
-	if code := groupAPI(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &before); code != 200 || len(before.Pending) != 0 {
+	if code := apiCall(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &before); code != 200 || len(before.Pending) != 0 {
 		t.Fatalf("roster: %d %+v", code, before)
 	}
-	good := groupResidentID("44070319920315004")
-	// A province that does not exist: the page cannot tell, the API can.
-	noProvince := groupResidentID("99070319920315004")
-	if _, reason := idcard.Check(idcard.ResidentID, noProvince, time.Now()); reason != idcard.ReasonRegion {
-		t.Fatalf("%s: reason %q, want %q", noProvince, reason, idcard.ReasonRegion)
+	good := residentID("44070319920315004")
+	// A passport number's format: the page leaves it to the API.
+	const badPassport = "E1!"
+	if _, reason := idcard.Check(idcard.Passport, badPassport, time.Now()); reason != idcard.ReasonFormat {
+		t.Fatalf("%s: reason %q, want %q", badPassport, reason, idcard.ReasonFormat)
 	}
 
 	tab := NewTab(t)
 	tab.Do(t, "open the join page", chromedp.Navigate(srv.URL+"/join/"+id))
-	tab.WaitFor(t, "the form", `document.getElementById("group-code")?.textContent === `+groupJSString(id))
+	tab.WaitFor(t, "the form", `document.getElementById("group-code")?.textContent === `+jsString(id))
 	tab.WaitFor(t, "the group's name", `!document.getElementById("group-name").hidden`)
 	if got := Eval[string](t, tab, `document.querySelector("#group-name strong").textContent`); got != "江华小学" {
 		t.Errorf("the join page names the group %q, want 江华小学", got)
 	}
-	groupShots(t, tab, "join")
+	shotsFromTop(t, tab, "join")
 
 	errorFor := func(field string) string {
 		return Eval[string](t, tab, `document.querySelector('[data-error-for="`+field+`"]').textContent`)
 	}
 	tab.Do(t, "fill in a wrong check digit and a short phone",
 		chromedp.SendKeys(chromedp.ID("name"), groupXSSName),
-		chromedp.SendKeys(chromedp.ID("idNumber"), groupBadDigit(good)),
+		chromedp.SendKeys(chromedp.ID("idNumber"), wrongCheckDigit(good)),
 		chromedp.SendKeys(chromedp.ID("phone"), "138001380"),
 		chromedp.Click(chromedp.ID("submit")))
 	tab.WaitFor(t, "the check digit's error", `document.querySelector('[data-error-for="idNumber"]').textContent !== ""`)
@@ -422,36 +354,38 @@ func TestJoinAndApprove(t *testing.T) {
 	if e := errorFor("name"); e != "" {
 		t.Errorf("name error %q for a fine name", e)
 	}
-	groupShots(t, tab, "join-errors")
+	shotsFromTop(t, tab, "join-errors")
 	var roster groupRoster
-	if groupAPI(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &roster); len(roster.Pending) != 0 {
+	if getJSON(t, srv, "/v1/groups/"+id+"/members", token, &roster); len(roster.Pending) != 0 {
 		t.Fatalf("the page sent a join the check digit refuses: %+v", roster.Pending)
 	}
 
 	// The API's problems, next to the field.
-	tab.Do(t, "fix the phone, and an unknown province",
-		chromedp.SetValue(chromedp.ID("idNumber"), noProvince),
+	tab.Do(t, "fix the phone, and a passport number the API refuses",
+		chromedp.SetValue(chromedp.ID("idType"), "passport"),
+		chromedp.SetValue(chromedp.ID("idNumber"), badPassport),
 		chromedp.SetValue(chromedp.ID("phone"), "138-0013-8000"),
 		chromedp.Click(chromedp.ID("submit")))
-	tab.WaitFor(t, "the API's region error", `document.querySelector('[data-error-for="idNumber"]').textContent.includes("地区码")`)
+	tab.WaitFor(t, "the API's format error", `document.querySelector('[data-error-for="idNumber"]').textContent.includes("格式")`)
 	if e := errorFor("phone"); e != "" {
 		t.Errorf("phone error %q for 138-0013-8000", e)
 	}
 	// It stays while the person moves between other fields.
 	tab.Do(t, "move between fields", chromedp.Click(chromedp.ID("name")), chromedp.Click(chromedp.ID("phone")))
-	if e := errorFor("idNumber"); !strings.Contains(e, "地区码") {
+	if e := errorFor("idNumber"); !strings.Contains(e, "格式") {
 		t.Errorf("the API's idNumber error went away without a change: %q", e)
 	}
 
-	tab.Do(t, "fix the number and send",
+	tab.Do(t, "back to the resident ID, fixed, and send",
+		chromedp.SetValue(chromedp.ID("idType"), "resident_id"),
 		chromedp.SetValue(chromedp.ID("idNumber"), good),
 		chromedp.Click(chromedp.ID("submit")))
 	tab.WaitFor(t, "the confirmation", `!document.getElementById("done").hidden`)
 	if txt := Eval[string](t, tab, `document.getElementById("done").textContent`); !strings.Contains(txt, "已提交,等待单位管理员审核") {
 		t.Errorf("after the join: %q", txt)
 	}
-	groupShots(t, tab, "join-done")
-	if groupAPI(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &roster); len(roster.Pending) != 1 || roster.Pending[0].Name != groupXSSName {
+	shotsFromTop(t, tab, "join-done")
+	if getJSON(t, srv, "/v1/groups/"+id+"/members", token, &roster); len(roster.Pending) != 1 || roster.Pending[0].Name != groupXSSName {
 		t.Fatalf("pending after the join: %+v", roster.Pending)
 	}
 	tab.NoErrors(t)
@@ -466,11 +400,11 @@ func TestJoinAndApprove(t *testing.T) {
 	if n := Eval[int](t, tab, `document.querySelectorAll("#app script").length`); n != 0 {
 		t.Errorf("the pending name became %d script elements", n)
 	}
-	groupShots(t, tab, "group-pending")
+	shotsFromTop(t, tab, "group-pending")
 	tab.Do(t, "approve", chromedp.Click(chromedp.CSS("#pending-list .gp-approve")))
 	tab.WaitFor(t, "the approval", `document.getElementById("no-pending") !== null && document.getElementById("approve-msg").textContent.startsWith("已通过")`)
 	var after groupRoster
-	groupAPI(t, srv, "GET", "/v1/groups/"+id+"/members", token, nil, &after)
+	getJSON(t, srv, "/v1/groups/"+id+"/members", token, &after)
 	if len(after.Pending) != 0 || len(after.Members) != len(before.Members)+1 || !slices.Contains(after.names(), groupXSSName) {
 		t.Errorf("after approval: %d pending, %d members (was %d)", len(after.Pending), len(after.Members), len(before.Members))
 	}
@@ -489,11 +423,11 @@ func TestGroupWithoutTodaysList(t *testing.T) {
 	var g struct{ GroupID string }
 	reg := map[string]any{"name": "石冲便利店", "kind": "supermarket", "address": "石冲社区新塘里200号", "gridCode": demo.DemoGroupGrid,
 		"admin": map[string]string{"name": "李店长", "phone": "13800138123"}}
-	if code := groupAPI(t, srv, "POST", "/v1/groups", office, reg, &g); code != 201 {
+	if code := apiCall(t, srv, "POST", "/v1/groups", office, reg, &g); code != 201 {
 		t.Fatalf("register: %d", code)
 	}
-	roster := map[string]any{"members": []map[string]string{{"name": "甲乙", "idNumber": groupResidentID("44070319800808005")}}}
-	if code := groupAPI(t, srv, "PUT", "/v1/groups/"+g.GroupID+"/members", office, roster, nil); code != 200 {
+	roster := map[string]any{"members": []map[string]string{{"name": "甲乙", "idNumber": residentID("44070319800808005")}}}
+	if code := apiCall(t, srv, "PUT", "/v1/groups/"+g.GroupID+"/members", office, roster, nil); code != 200 {
 		t.Fatalf("roster: %d", code)
 	}
 	yesterday := dates.AddDays(today, -1)
@@ -513,6 +447,7 @@ func TestGroupWithoutTodaysList(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("group-id"), strings.ToLower(g.GroupID)),
 		chromedp.Click(chromedp.ID("open-group")))
 	tab.WaitFor(t, "no list today", `document.getElementById("no-list") !== null`)
+	sameDistrictDay(t, tab, today)
 	if txt := Eval[string](t, tab, `document.getElementById("no-list").textContent`); !strings.Contains(txt, "06:00") {
 		t.Errorf("no-list notice %q does not say when lists are made", txt)
 	}
@@ -527,7 +462,7 @@ func TestGroupWithoutTodaysList(t *testing.T) {
 	if n := Eval[string](t, tab, `document.getElementById("group-name").textContent`); n != "石冲便利店" {
 		t.Errorf("group name %q", n)
 	}
-	groupShots(t, tab, "group-nolist")
+	shotsFromTop(t, tab, "group-nolist")
 	tab.Do(t, "show yesterday's list", chromedp.Click(chromedp.ID("show-latest")))
 	tab.WaitFor(t, "yesterday's list", `document.getElementById("older-list") !== null`)
 	rows := Eval[[]groupRow](t, tab, groupRowsJS)

@@ -3,9 +3,7 @@ package browser
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,25 +17,15 @@ import (
 	"gridcode/shared/qr"
 )
 
-// posterJS quotes s as a JavaScript string literal.
-func posterJS(t *testing.T, s string) string {
-	t.Helper()
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // posterPick chooses a town and a community in the page's selects, as a
 // person does (the change event), and waits for the posters.
 func posterPick(t *testing.T, tab *Tab, town, community string, want int) {
 	t.Helper()
 	Eval[bool](t, tab, fmt.Sprintf(`(() => {
 		const pick = (id, v) => { const s = document.getElementById(id); s.value = v; if (s.value !== v) throw new Error(id + " has no option " + v); s.dispatchEvent(new Event("change")); };
-		pick("town", %s); pick("community", %s); return true; })()`, posterJS(t, town), posterJS(t, community)))
+		pick("town", %s); pick("community", %s); return true; })()`, jsString(town), jsString(community)))
 	tab.WaitFor(t, "the posters of "+town+" "+community,
-		fmt.Sprintf(`document.getElementById("posters").dataset.ready === %s`, posterJS(t, fmt.Sprintf("%s/%s/%d", town, community, want))))
+		fmt.Sprintf(`document.getElementById("posters").dataset.ready === %s`, jsString(fmt.Sprintf("%s/%s/%d", town, community, want))))
 }
 
 type posterShown struct {
@@ -80,15 +68,15 @@ func TestPosters(t *testing.T) {
 	if err := srv.Settings.PutGrids(context.Background(), []grid.Grid{hostile}); err != nil {
 		t.Fatal(err)
 	}
-	var grids []dashGrid
-	if code := dashAPI(t, srv, "GET", "/v1/grids", "", nil, &grids); code != http.StatusOK || len(grids) < 200 {
-		t.Fatalf("GET /v1/grids: %d, %d grids", code, len(grids))
+	grids := listGrids(t, srv)
+	if len(grids) < 200 {
+		t.Fatalf("GET /v1/grids: %d grids", len(grids))
 	}
-	if !slices.Contains(grids, dashGrid{hostile.Code, hostile.Name, hostile.Community, hostile.Town}) {
+	if !slices.Contains(grids, gridInfo{hostile.Code, hostile.Name, hostile.Community, hostile.Town}) {
 		t.Fatalf("GET /v1/grids lacks the grid named with markup")
 	}
-	of := func(town, community string) []dashGrid {
-		var out []dashGrid
+	of := func(town, community string) []gridInfo {
+		var out []gridInfo
 		for _, g := range grids {
 			if g.Town == town && (community == "" || g.Community == community) {
 				out = append(out, g)
@@ -97,7 +85,7 @@ func TestPosters(t *testing.T) {
 		return out
 	}
 	// want checks the posters shown are exactly gs, in order, as text.
-	want := func(t *testing.T, tab *Tab, gs []dashGrid) {
+	want := func(t *testing.T, tab *Tab, gs []gridInfo) {
 		t.Helper()
 		shown := Eval[[]posterShown](t, tab, postersJS)
 		if len(shown) != len(gs) {
@@ -172,7 +160,7 @@ func TestPosters(t *testing.T) {
 
 	// Markup in names is text: in the selects and on the poster.
 	posterPick(t, tab, hostile.Town, hostile.Community, 1)
-	want(t, tab, []dashGrid{{hostile.Code, hostile.Name, hostile.Community, hostile.Town}})
+	want(t, tab, []gridInfo{{hostile.Code, hostile.Name, hostile.Community, hostile.Town}})
 	if n := Eval[int](t, tab, `document.querySelectorAll("#main script, #main b, img[src=x]").length`); n != 0 {
 		t.Errorf("%d elements made from a grid's names", n)
 	}

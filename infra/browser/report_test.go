@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,24 +12,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"gridcode/shared/auth"
+	"gridcode/shared/dates"
 	"gridcode/shared/idcard"
 	"gridcode/shared/phone"
 	"gridcode/shared/risk"
+	"gridcode/shared/sms/outbox"
 )
-
-// residentID makes a valid resident ID number from its first 17 digits.
-func residentID(first17 string) string {
-	return first17 + string(idcard.CheckDigit(first17))
-}
-
-// wrongCheckDigit is id with another check character.
-func wrongCheckDigit(id string) string {
-	last := "0"
-	if id[17] == '0' {
-		last = "1"
-	}
-	return id[:17] + last
-}
 
 // pickArea chooses a county in one of the form's province → city → county
 // pickers, as a person does: each select's change builds the next one.
@@ -112,7 +100,7 @@ func TestReportFormPerGridCode(t *testing.T) {
 			RoutedBy  string `json:"routedBy"`
 		} `json:"reports"`
 	}
-	getJSON(t, srv.URL+"/v1/grids/"+grid.Code+"/reports", token, &page)
+	getJSON(t, srv, "/v1/grids/"+grid.Code+"/reports", token, &page)
 	if len(page.Reports) != 1 || page.Reports[0].ReportID != reportID || page.Reports[0].RiskLevel != "high" {
 		t.Fatalf("grid %s lists %+v, want the one high-risk report %s", grid.Code, page.Reports, reportID)
 	}
@@ -132,21 +120,13 @@ func TestReportFormPerGridCode(t *testing.T) {
 
 	// Its welcome SMS reaches the local outbox.
 	want := phone.E164("13900139000")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		sent := false
-		for _, m := range srv.SMS(t) {
-			if m.To == want && strings.Contains(m.Text, high.Action) {
-				sent = true
-			}
-		}
-		if sent {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no SMS to %s with the high-risk action in the outbox: %+v", want, srv.SMS(t))
-		}
-		time.Sleep(100 * time.Millisecond)
+	sent := eventually(20*time.Second, func() bool {
+		return slices.ContainsFunc(srv.SMS(t), func(m outbox.Line) bool {
+			return m.To == want && strings.Contains(m.Text, high.Action)
+		})
+	})
+	if !sent {
+		t.Fatalf("no SMS to %s with the high-risk action in the outbox: %+v", want, srv.SMS(t))
 	}
 	tab.NoErrors(t)
 }
@@ -189,9 +169,54 @@ func TestReportFormFieldErrors(t *testing.T) {
 	var page struct {
 		Reports []json.RawMessage `json:"reports"`
 	}
-	getJSON(t, srv.URL+"/v1/grids/unassigned/reports", srv.Token(t, auth.Principal{Role: auth.DistrictAdmin}), &page)
+	getJSON(t, srv, "/v1/grids/unassigned/reports", srv.Token(t, auth.Principal{Role: auth.DistrictAdmin}), &page)
 	if len(page.Reports) != 1 {
 		t.Errorf("the district pool holds %d reports, want the one fixed submission", len(page.Reports))
+	}
+	tab.NoErrors(t)
+}
+
+// A stop left without a county is marked at that stop, whichever stop it
+// is; and the form of a grid code that no longer exists still takes the
+// report, to the district, routed by the community picked.
+func TestReportFormStaleCodeAndStops(t *testing.T) {
+	srv := StartLocal(t)
+	tab := NewTab(t)
+	openForm(t, tab, srv.URL+"/r/no-such-grid")
+	if line := Eval[string](t, tab, `document.getElementById("grid-line").textContent`); !strings.Contains(line, "已停用") {
+		t.Errorf("a stale code's form says %q", line)
+	}
+	fillReport(t, tab, "赵六", residentID("44070319880808123"), "13600136000")
+	// Two more stops: the first filled, the second left empty.
+	tab.Do(t, "add two stops", chromedp.Click(chromedp.ID("add-stop")), chromedp.Click(chromedp.ID("add-stop")))
+	Eval[bool](t, tab, pickArea("stop1", "广东省", "江门市", "440703"))
+	tab.Do(t, "submit", chromedp.Click(chromedp.ID("submit")))
+	tab.WaitFor(t, "the empty stop's error", `document.querySelector('[data-error-for="itinerary[2].areaCode"]').textContent !== ""`)
+	if got := Eval[string](t, tab, `document.querySelector('[data-error-for="itinerary[1].areaCode"]').textContent`); got != "" {
+		t.Errorf("the filled stop is marked %q", got)
+	}
+	// Deleted, the rest goes through, to the community's grid.
+	tab.Do(t, "delete the empty stop", chromedp.Click(chromedp.CSS("#stops > .stop:last-child .remove-stop")))
+	tab.Do(t, "pick the community", chromedp.SetValue(chromedp.ID("community"), "石冲社区"))
+	tab.Do(t, "submit", chromedp.Click(chromedp.ID("submit")))
+	tab.WaitFor(t, "the result", `!document.getElementById("result").hidden`)
+	var page struct {
+		Reports []struct {
+			ReportID  string `json:"reportId"`
+			Itinerary []struct {
+				AreaCode string `json:"areaCode"`
+			} `json:"itinerary"`
+		} `json:"reports"`
+	}
+	var shichong string
+	for _, g := range listGrids(t, srv) {
+		if g.Community == "石冲社区" && (shichong == "" || g.GridCode < shichong) {
+			shichong = g.GridCode
+		}
+	}
+	getJSON(t, srv, "/v1/grids/"+shichong+"/reports", srv.Token(t, auth.Principal{Role: auth.DistrictAdmin}), &page)
+	if len(page.Reports) != 1 || len(page.Reports[0].Itinerary) != 2 || page.Reports[0].Itinerary[1].AreaCode != "440703" {
+		t.Errorf("石冲社区's lead grid %s holds %+v, want the one report with its two stops", shichong, page.Reports)
 	}
 	tab.NoErrors(t)
 }
@@ -207,6 +232,14 @@ func TestReportFormChecksMatchAPI(t *testing.T) {
 		good, strings.ToLower(residentID("11010519491231002")), residentID("11010519491231002"),
 		wrongCheckDigit(good), good[:17], good + "1", "440703900307123", "44070319900307123A",
 		" " + good[:6] + " " + good[6:] + " ", "４４０７０３１９９００３０７１２３" + good[17:], "",
+		// Birth dates: impossible, before 1900, tomorrow, and the edges that pass.
+		residentID("44070319900230123"), residentID("44070318991231123"), residentID("44070319000101123"),
+		residentID("440703" + time.Now().In(dates.District).AddDate(0, 0, 1).Format("20060102") + "123"),
+		residentID("440703" + time.Now().In(dates.District).Format("20060102") + "123"),
+	}
+	// Every two-digit prefix, known province or not.
+	for p := 0; p < 100; p++ {
+		ids = append(ids, residentID(fmt.Sprintf("%02d070319900307123", p)))
 	}
 	for _, id := range ids {
 		_, want := idcard.Check(idcard.ResidentID, id, time.Now())
@@ -238,25 +271,5 @@ func retype(t *testing.T, tab *Tab, id, text string) {
 	tab.Do(t, "type into "+id, chromedp.SendKeys(chromedp.ID(id), text))
 	if got := Eval[string](t, tab, fmt.Sprintf(`document.getElementById(%q).value`, id)); got != text {
 		t.Fatalf("%s holds %q after typing %q", id, got, text)
-	}
-}
-
-func getJSON(t *testing.T, url, token string, out any) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, res.Status)
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -6,14 +6,18 @@
 // <script>alert(1)</script> shows as text.
 import {
   el, clear, request, ApiError, token, staffLogin, showFieldErrors, errorWords, reasonWords,
-  riskText, statusText, districtDay, districtTime,
+  riskText, statusText, districtDay, districtTime, field, loadAreas, areaName, idTypeText, UNASSIGNED, gridLabel,
 } from "./gc.js";
 
 const app = document.getElementById("app");
 const gridList = document.getElementById("cs-grids");
 const enc = encodeURIComponent;
 const GRID_KEY = "gc.console.grid";
-const UNASSIGNED = "unassigned";
+// OPEN_PAGES bounds what one status of open reports reads (pages of 200,
+// newest first); the overdue ones beyond it are read one by one.
+const OPEN_PAGES = 10;
+const PAGE_SIZE = 200;
+const FETCH_AT_ONCE = 6;
 
 // Words of this page.
 const outcomeText = { contacted: "已联系本人", tested: "已完成核酸检测", unreachable: "未联系上", wrong_grid: "非本网格,转出", closed: "办结" };
@@ -25,7 +29,6 @@ const taskStatusText = { open: "待核查", revisit: "待复访", closed: "已�
 const visitText = { verified: "核实在住", not_home_note_left: "不在家,已留联系卡", moved_out: "已搬离", new_person_found: "发现未登记人员" };
 const listKindText = { registry: "人口底册", nat: "核酸名单", residence_code: "粤居码名单", venue_code: "场所码名单", other: "其他名单" };
 const residentText = { permanent: "常住", floating: "流动", outsider: "外来" };
-const idTypeText = { resident_id: "居民身份证", passport: "护照", hk_macao_permit: "港澳居民来往内地通行证", taiwan_permit: "台湾居民来往大陆通行证" };
 const matchedText = { name: "姓名", pinyin: "拼音", initials: "首字母", community: "社区", street: "街巷", houseNumber: "门牌号", phoneLast4: "手机尾号", idLast4: "证件尾号" };
 const fieldText = {
   outcome: "结果", note: "备注", toGrid: "转至网格", notePhone: "联系卡电话", revisitOn: "复访日期", remark: "备注",
@@ -59,32 +62,28 @@ const S = {
   me: null,
   grid: "", // the grid worked on
   grids: new Map(), // code → {gridCode, name, community, town}
-  areas: new Map(), // county code → its name
-  reports: { filter: "open", list: [], escalation: new Map(), next: "", open: "", note: null, more: false },
+  areas: null, // the county table, GET /v1/areas
+  reports: { filter: "open", list: [], escalation: new Map(), next: "", open: "", note: null, more: false, missed: 0 },
   tasks: { closed: false, list: [], next: "", open: "", note: null },
 };
 const panes = {};
 const tabButtons = {};
 const loaded = {};
+// seq numbers each load of a tab: an answer to an older one (another grid,
+// filter or refresh since) is dropped.
+const seq = { reports: 0, tasks: 0 };
 
 staffLogin(app, ["grid_worker", "district_admin"], start);
 
 async function start(me) {
   S.me = me;
-  const [grids, areas] = await Promise.allSettled([request("/v1/grids"), request("/v1/areas")]);
+  const [grids, areas] = await Promise.allSettled([request("/v1/grids"), loadAreas()]);
   if (grids.status === "fulfilled") {
     for (const g of grids.value) S.grids.set(g.gridCode, g);
-    clear(gridList, el("option", { value: UNASSIGNED, text: "区指挥部待分配" }),
+    clear(gridList, el("option", { value: UNASSIGNED, text: gridLabel(UNASSIGNED) }),
       grids.value.map((g) => el("option", { value: g.gridCode, text: `${g.community} ${g.name}` })));
   }
-  if (areas.status === "fulfilled") {
-    for (const p of areas.value.provinces) {
-      for (const c of p.cities) {
-        const city = c.name === p.name || c.name === "市辖区" || c.name === "县" ? "" : c.name;
-        for (const k of c.counties) S.areas.set(k.code, p.name + city + k.name);
-      }
-    }
-  }
+  if (areas.status === "fulfilled") S.areas = areas.value;
   if (me.role === "grid_worker") S.grid = me.grid ?? "";
   else S.grid = sessionStorage.getItem(GRID_KEY) ?? "";
 
@@ -129,19 +128,21 @@ function show(name) {
 function gridChanged(code) {
   S.grid = code;
   sessionStorage.setItem(GRID_KEY, code);
-  S.reports = { ...S.reports, list: [], escalation: new Map(), open: "", note: null };
+  S.reports = { ...S.reports, list: [], escalation: new Map(), open: "", note: null, more: false, missed: 0 };
   S.tasks = { ...S.tasks, list: [], open: "", note: null };
+  // Whatever the old grid's loads answer now is dropped.
+  seq.reports++;
+  seq.tasks++;
   for (const k of Object.keys(loaded)) loaded[k] = false;
   const current = Object.keys(tabButtons).find((n) => tabButtons[n].getAttribute("aria-selected") === "true");
   show(current ?? "reports");
 }
 
 function gridName(code) {
-  if (code === UNASSIGNED) return "区指挥部待分配";
   const g = S.grids.get(code);
-  return g ? `${g.community} · ${g.name}` : code;
+  return gridLabel(code, g && `${g.community} · ${g.name}`);
 }
-const areaName = (code) => S.areas.get(code) ?? code;
+const placeName = (code) => areaName(S.areas, code) || code;
 const ownCommunity = () => S.grids.get(S.grid)?.community ?? "";
 
 function renderHead(head) {
@@ -185,13 +186,15 @@ function notice(err) {
   return el("p", { class: "error", role: "alert", text: failWords(err) });
 }
 
-// showProblems writes the API's field problems next to their fields and
-// the rest (or the refusal itself) to general.
+// showProblems writes the API's field problems next to their fields with
+// gc.js's showFieldErrors, in this page's words. It does more than that,
+// so it stays: a refusal without field problems shows as the notice (with
+// 重新登录 for a lost login), problems without a place are named in words
+// (转至网格, not toGrid), and the first marked field gets the focus.
 function showProblems(form, err, general) {
   const problems = err instanceof ApiError ? err.fields : [];
-  const placed = (p) => form.querySelector(`[data-error-for="${CSS.escape(p.field)}"]`);
-  showFieldErrors(form, problems.map((p) => ({ field: p.field, reason: problemWords(p) })), null);
-  const rest = problems.filter((p) => !placed(p));
+  showFieldErrors(form, problems, null, problemWords);
+  const rest = problems.filter((p) => !form.querySelector(`[data-error-for="${CSS.escape(p.field)}"]`));
   if (!problems.length) clear(general, notice(err));
   else clear(general, rest.length ? rest.map((p) => `${fieldLabel(p.field)}:${problemWords(p)}`).join(";") : "请修改标出的内容");
   form.querySelector(".invalid input, .invalid textarea, .invalid select")?.focus();
@@ -225,11 +228,8 @@ function choices(name, options, field) {
     el("span", { attrs: { "data-error-for": field } }));
 }
 
-function field(id, label, input, errorFor, hint) {
-  input.id = id;
-  return el("div", { class: "field" }, el("label", { for: id, text: label }), input,
-    hint ? el("div", { class: "muted", text: hint }) : null, el("span", { attrs: { "data-error-for": errorFor } }));
-}
+// hint is a line of help below a field's input.
+const hint = (text) => el("div", { class: "muted", text });
 
 // ---- 报备: the grid's reports ----
 
@@ -256,13 +256,15 @@ function sortReports(list) {
     || a.reportId.localeCompare(b.reportId));
 }
 
-async function readAll(status) {
+// readAll reads a grid's open reports of one status, newest first, at most
+// OPEN_PAGES pages; more says some older ones were left unread.
+async function readAll(grid, status) {
   const out = [];
   let next = "";
-  for (let i = 0; i < 10; i++) {
-    const q = new URLSearchParams({ status, limit: "200" });
+  for (let i = 0; i < OPEN_PAGES; i++) {
+    const q = new URLSearchParams({ status, limit: String(PAGE_SIZE) });
     if (next) q.set("nextToken", next);
-    const page = await request(`/v1/grids/${enc(S.grid)}/reports?${q}`);
+    const page = await request(`/v1/grids/${enc(grid)}/reports?${q}`);
     out.push(...page.reports);
     next = page.nextToken ?? "";
     if (!next) break;
@@ -270,29 +272,62 @@ async function readAll(status) {
   return { reports: out, more: Boolean(next) };
 }
 
+// readMissing reads, FETCH_AT_ONCE at a time, the overdue reports the
+// pages did not bring (the oldest, past the newest 2,000 of a status). It
+// keeps those still open in the grid; missed counts those it could not
+// read (one that left the grid meanwhile is not missed).
+async function readMissing(grid, ids) {
+  const found = [];
+  let missed = 0;
+  let at = 0;
+  const worker = async () => {
+    while (at < ids.length) {
+      const id = ids[at++];
+      try {
+        const v = await request(`/v1/reports/${enc(id)}`);
+        if (v.gridCode === grid && v.status !== "closed") found.push(v);
+      } catch (err) {
+        if (!(err instanceof ApiError && (err.status === 403 || err.status === 404))) missed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FETCH_AT_ONCE, ids.length) }, worker));
+  return { found, missed };
+}
+
 async function loadReports(more = false) {
   const pane = panes.reports;
   if (!S.grid) return needGrid(pane);
+  const mine = ++seq.reports;
+  const grid = S.grid;
   const r = S.reports;
   if (!more) {
     clear(pane, reportsToolbar(), el("p", { class: "muted", id: "reports-loading", text: "加载中…" }));
   }
   try {
     if (r.filter === "open") {
-      const [fresh, going, due] = await Promise.all([readAll("new"), readAll("in_progress"),
-        request(`/v1/grids/${enc(S.grid)}/followups/overdue`)]);
+      const [fresh, going, due] = await Promise.all([readAll(grid, "new"), readAll(grid, "in_progress"),
+        request(`/v1/grids/${enc(grid)}/followups/overdue`)]);
+      if (mine !== seq.reports) return;
+      const list = [...fresh.reports, ...going.reports];
+      const listed = new Set(list.map((v) => v.reportId));
+      const extra = await readMissing(grid, due.overdue.map((d) => d.reportId).filter((id) => !listed.has(id)));
+      if (mine !== seq.reports) return;
       r.escalation = new Map(due.overdue.map((d) => [d.reportId, d.escalation]));
-      r.list = sortReports([...fresh.reports, ...going.reports]);
+      r.list = sortReports([...list, ...extra.found]);
       r.more = fresh.more || going.more;
+      r.missed = extra.missed;
       r.next = "";
     } else {
       const q = new URLSearchParams({ status: "closed", limit: "50" });
       if (more && r.next) q.set("nextToken", r.next);
-      const page = await request(`/v1/grids/${enc(S.grid)}/reports?${q}`);
+      const page = await request(`/v1/grids/${enc(grid)}/reports?${q}`);
+      if (mine !== seq.reports) return;
       r.list = more ? [...r.list, ...page.reports] : page.reports;
       r.next = page.nextToken ?? "";
     }
   } catch (err) {
+    if (mine !== seq.reports) return;
     clear(pane, reportsToolbar(), notice(err));
     return;
   }
@@ -320,10 +355,12 @@ function renderReports() {
       if (v.riskLevel === "high") n.high++;
       if (v.status === "new") n.fresh++; else n.going++;
     }
-    summary = r.list.length
-      ? `待办 ${r.list.length} 条:逾期 ${n.late} · 高风险 ${n.high} · 待联系 ${n.fresh} · 跟进中 ${n.going}`
-      : "暂无待办报备";
-    if (r.more) summary += "(仅显示最近的 2000 条)";
+    const counts = `逾期 ${n.late} · 高风险 ${n.high} · 待联系 ${n.fresh} · 跟进中 ${n.going}`;
+    // Past OPEN_PAGES pages of a status the older reports are not read, but
+    // the overdue ones are: the counts are of what is listed.
+    if (r.more) summary = `待办较多,列出 ${r.list.length} 条(每种状态最近的 ${OPEN_PAGES * PAGE_SIZE} 条及全部逾期的):${counts}`;
+    else summary = r.list.length ? `待办 ${r.list.length} 条:${counts}` : "暂无待办报备";
+    if (r.missed) summary += `;另有 ${r.missed} 条逾期报备未能读取,请点刷新`;
   } else {
     summary = r.list.length ? `已办结 ${r.list.length} 条${r.next ? ",还有更多" : ""}` : "暂无已办结报备";
   }
@@ -353,7 +390,7 @@ function reportItem(v) {
     const s = span(v.contactDue);
     deadline = line("联系时限", el("span", { class: late ? "error" : "", text: `${districtTime(v.contactDue)}(${s.late ? "已超过" : "还剩"} ${s.words})` }));
   }
-  const from = v.fromAreaCode ? areaName(v.fromAreaCode) : "";
+  const from = v.fromAreaCode ? placeName(v.fromAreaCode) : "";
   li.append(head,
     el("div", { class: "cs-meta" },
       line("电话", el("span", { class: "cs-nowrap", text: v.person.phone })),
@@ -382,7 +419,7 @@ function reportDetail(v) {
   box.append(
     el("h3", { text: "近7天行程" }),
     stops.length
-      ? el("ul", { class: "cs-history" }, stops.map((s) => el("li", {}, `${s.date} ${areaName(s.areaCode)}`,
+      ? el("ul", { class: "cs-history" }, stops.map((s) => el("li", {}, `${s.date} ${placeName(s.areaCode)}`,
         v.riskMatches.some((m) => m.areaCode === s.areaCode && m.date === s.date) ? el("span", { class: "error", text: "(风险区)" }) : null)))
       : el("p", { class: "muted", text: "未填写行程" }),
     el("div", { class: "cs-meta" },
@@ -404,24 +441,26 @@ function reportDetail(v) {
 function followUpForm(v) {
   const id = v.reportId;
   const general = el("div", { class: "error", role: "alert" });
-  const toGrid = el("input", { type: "text", name: "toGrid", autocomplete: "off", placeholder: "如 440703006107-02", attrs: { list: "cs-grids" } });
-  const note = el("textarea", { name: "note", rows: 2, maxLength: 200, placeholder: "如:已电话联系,3日内完成核酸" });
+  const toGrid = el("input", { type: "text", id: `fu-${id}-toGrid`, name: "toGrid", autocomplete: "off", placeholder: "如 440703006107-02", attrs: { list: "cs-grids" } });
+  const note = el("textarea", { id: `fu-${id}-note`, name: "note", rows: 2, maxLength: 200, placeholder: "如:已电话联系,3日内完成核酸" });
   const moveBox = el("div", { class: "cs-move", hidden: true },
-    field(`fu-${id}-toGrid`, "转至网格", toGrid, "toGrid", "不清楚归属时填 unassigned,交回区指挥部分派"));
+    field("转至网格", toGrid, "toGrid", hint(`不清楚归属时填 ${UNASSIGNED},交回区指挥部分派`)));
   const submit = el("button", { type: "submit", text: "提交跟进" });
   const form = el("form", { class: "cs-form", dataset: { reportId: id }, novalidate: true, on: {
     change: () => { moveBox.hidden = form.elements[`fu-${id}`]?.value !== "wrong_grid"; },
     submit: async (ev) => {
       ev.preventDefault();
+      if (submit.disabled) return; // being sent, or recorded already
       resetProblems(form, general);
       const outcome = form.elements[`fu-${id}`]?.value ?? "";
       const body = { outcome };
       if (note.value.trim()) body.note = note.value.trim();
       if (outcome === "wrong_grid") body.toGrid = toGrid.value.trim();
       submit.disabled = true;
+      const grid = S.grid;
+      let rec;
       try {
-        const rec = await request(`/v1/reports/${enc(id)}/followups`, { method: "POST", body });
-        await afterFollowUp(v, rec, outcome);
+        rec = await request(`/v1/reports/${enc(id)}/followups`, { method: "POST", body });
       } catch (err) {
         submit.disabled = false;
         showProblems(form, err, general);
@@ -429,12 +468,21 @@ function followUpForm(v) {
         if (err instanceof ApiError && (err.code === "changed_meanwhile" || err.code === "already_closed")) {
           refreshReport(id).catch(() => {});
         }
+        return;
+      }
+      // Recorded: from here on this form is not sent again, whatever the
+      // refresh below does (a second send would record it twice).
+      if (S.grid !== grid) return; // another grid is shown now
+      try {
+        await afterFollowUp(v, rec, outcome);
+      } catch {
+        clear(general, el("span", { class: "ok", text: `已登记:${outcomeText[outcome] ?? outcome}。` }), "刷新失败,请点刷新");
       }
     } } },
   el("h3", { text: "登记跟进" }),
   choices(`fu-${id}`, Object.entries(outcomeText), "outcome"),
   moveBox,
-  field(`fu-${id}-note`, "备注", note, "note", "最多200字;转出时请写明原因"),
+  field("备注", note, "note", hint("最多200字;转出时请写明原因")),
   general, submit);
   return form;
 }
@@ -451,6 +499,7 @@ async function afterFollowUp(v, rec, outcome) {
     return renderReports();
   }
   const fresh = await request(`/v1/reports/${enc(v.reportId)}`);
+  if (S.grid !== rec.gridCode) return;
   if (fresh.status === "closed" && r.filter === "open") {
     r.list = r.list.filter((x) => x.reportId !== v.reportId);
     r.open = "";
@@ -464,8 +513,8 @@ async function afterFollowUp(v, rec, outcome) {
 }
 
 async function refreshReport(id) {
-  const r = S.reports;
   const fresh = await request(`/v1/reports/${enc(id)}`);
+  const r = S.reports;
   r.list = sortReports(r.list.map((x) => (x.reportId === id ? fresh : x)));
   renderReports();
 }
@@ -480,6 +529,7 @@ function reasonOf(t) {
 async function loadTasks(more = false) {
   const pane = panes.tasks;
   if (!S.grid) return needGrid(pane);
+  const mine = ++seq.tasks;
   const t = S.tasks;
   if (!more) clear(pane, tasksToolbar(), el("p", { class: "muted", text: "加载中…" }));
   const q = new URLSearchParams({ limit: "50" });
@@ -487,9 +537,11 @@ async function loadTasks(more = false) {
   if (more && t.next) q.set("nextToken", t.next);
   try {
     const page = await request(`/v1/grids/${enc(S.grid)}/tasks?${q}`);
+    if (mine !== seq.tasks) return;
     t.list = more ? [...t.list, ...page.tasks] : page.tasks;
     t.next = page.nextToken ?? "";
   } catch (err) {
+    if (mine !== seq.tasks) return;
     clear(pane, tasksToolbar(), notice(err));
     return;
   }
@@ -590,7 +642,10 @@ function taskDetail(task) {
 // the API's, under prefix (corrected or newPerson).
 function entryFields(prefix, idp) {
   const select = (options) => el("select", {}, options.map(([v, t]) => el("option", { value: v, text: t })));
-  const f = (name, label, input, hint) => { input.name = `${prefix}.${name}`; return field(`${idp}-${name}`, label, input, `${prefix}.${name}`, hint); };
+  const f = (name, label, input, help) => {
+    Object.assign(input, { id: `${idp}-${name}`, name: `${prefix}.${name}` });
+    return field(label, input, `${prefix}.${name}`, help ? hint(help) : null);
+  };
   return el("div", { class: "cs-entry" },
     f("name", "姓名", el("input", { type: "text", maxLength: 30, autocomplete: "off" })),
     f("idType", "证件类型", select(Object.entries(idTypeText))),
@@ -617,8 +672,8 @@ function visitForm(task) {
   const general = el("div", { class: "error", role: "alert" });
   const today = districtDay();
   const notHome = el("div", { class: "cs-when", hidden: true },
-    field(`vi-${id}-notePhone`, "联系卡上的手机号", el("input", { type: "tel", name: "notePhone", maxLength: 20, autocomplete: "off", attrs: { inputmode: "tel" } }), "notePhone"),
-    field(`vi-${id}-revisitOn`, "复访日期(选填,默认明天)", el("input", { type: "date", name: "revisitOn", min: today }), "revisitOn"));
+    field("联系卡上的手机号", el("input", { type: "tel", id: `vi-${id}-notePhone`, name: "notePhone", maxLength: 20, autocomplete: "off", attrs: { inputmode: "tel" } }), "notePhone"),
+    field("复访日期(选填,默认明天)", el("input", { type: "date", id: `vi-${id}-revisitOn`, name: "revisitOn", min: today }), "revisitOn"));
   const fix = el("input", { type: "checkbox", id: `vi-${id}-fix`, name: "fix" });
   const corrected = el("div", { hidden: true }, entryFields("corrected", `vi-${id}-c`));
   const verified = el("div", { class: "cs-when", hidden: true },
@@ -626,7 +681,7 @@ function visitForm(task) {
     el("span", { attrs: { "data-error-for": "corrected" } }));
   const newPerson = el("div", { class: "cs-when", hidden: true }, el("p", { class: "muted", text: "请登记在此居住、人口底册中没有的人员:" }),
     entryFields("newPerson", `vi-${id}-n`));
-  const remark = el("textarea", { name: "remark", rows: 2, maxLength: 200 });
+  const remark = el("textarea", { id: `vi-${id}-remark`, name: "remark", rows: 2, maxLength: 200 });
   const submit = el("button", { type: "submit", text: "提交上门结果" });
   const form = el("form", { class: "cs-form", dataset: { taskId: id }, novalidate: true, on: {
     change: () => {
@@ -638,6 +693,7 @@ function visitForm(task) {
     },
     submit: async (ev) => {
       ev.preventDefault();
+      if (submit.disabled) return; // being sent, or recorded already
       resetProblems(form, general);
       const outcome = form.elements[`vi-${id}`]?.value ?? "";
       const body = { outcome };
@@ -649,9 +705,10 @@ function visitForm(task) {
       if (outcome === "new_person_found") body.newPerson = readEntry(form, "newPerson");
       if (remark.value.trim()) body.remark = remark.value.trim();
       submit.disabled = true;
+      const grid = S.grid;
+      let fresh;
       try {
-        const fresh = await request(`/v1/tasks/${enc(id)}/visits`, { method: "POST", body });
-        afterVisit(task, fresh, outcome);
+        fresh = await request(`/v1/tasks/${enc(id)}/visits`, { method: "POST", body });
       } catch (err) {
         submit.disabled = false;
         showProblems(form, err, general);
@@ -661,12 +718,16 @@ function visitForm(task) {
             renderTasks();
           }).catch(() => {});
         }
+        return;
       }
+      // Recorded: the answer is the task as it is now, so nothing is read
+      // again, and this form is not sent twice.
+      if (S.grid === grid) afterVisit(task, fresh, outcome);
     } } },
   el("h3", { text: "登记上门结果" }),
   choices(`vi-${id}`, Object.entries(visitText), "outcome"),
   notHome, verified, newPerson,
-  field(`vi-${id}-remark`, "备注(选填)", remark, "remark"),
+  field("备注(选填)", remark, "remark"),
   general, submit);
   return form;
 }
@@ -692,7 +753,7 @@ function buildSearch() {
   const pane = panes.search;
   const general = el("div", { class: "error", role: "alert" });
   const results = el("div", { id: "search-results" });
-  const input = (name, props = {}) => el("input", { type: "text", name, autocomplete: "off", ...props });
+  const input = (id, name, props = {}) => el("input", { type: "text", id, name, autocomplete: "off", ...props });
   const submit = el("button", { type: "submit", text: "查询" });
   const worker = S.me.role === "grid_worker";
   const form = el("form", { class: "card cs-form", id: "search", novalidate: true, on: { submit: async (ev) => {
@@ -715,14 +776,14 @@ function buildSearch() {
       submit.disabled = false;
     }
   } } },
-  field("q-name", "姓名 / 拼音 / 首字母", input("name", { maxLength: 60, placeholder: "如 陈永健、chenyongjian、cyj" }), "name"),
+  field("姓名 / 拼音 / 首字母", input("q-name", "name", { maxLength: 60, placeholder: "如 陈永健、chenyongjian、cyj" }), "name"),
   el("div", { class: "cs-cols" },
-    field("q-community", "社区", input("community", { maxLength: 30, value: worker ? ownCommunity() : "", placeholder: "如 石冲" }), "community",
-      worker ? "可查本网格所在社区" : "不填即全区"),
-    field("q-address", "地址", input("address", { maxLength: 100, placeholder: "如 长庚里96号" }), "address", "写错一点也能找到相近的门牌")),
+    field("社区", input("q-community", "community", { maxLength: 30, value: worker ? ownCommunity() : "", placeholder: "如 石冲" }), "community",
+      hint(worker ? "可查本网格所在社区" : "不填即全区")),
+    field("地址", input("q-address", "address", { maxLength: 100, placeholder: "如 长庚里96号" }), "address", hint("写错一点也能找到相近的门牌"))),
   el("div", { class: "cs-cols cs-pair" },
-    field("q-phone", "手机后四位", input("phoneLast4", { maxLength: 4, attrs: { inputmode: "numeric" } }), "phoneLast4"),
-    field("q-id", "证件后四位", input("idLast4", { maxLength: 4 }), "idLast4")),
+    field("手机后四位", input("q-phone", "phoneLast4", { maxLength: 4, attrs: { inputmode: "numeric" } }), "phoneLast4"),
+    field("证件后四位", input("q-id", "idLast4", { maxLength: 4 }), "idLast4")),
   el("span", { attrs: { "data-error-for": "query" } }),
   general,
   el("div", { class: "cs-actions" }, submit,

@@ -4,7 +4,7 @@
 // risk-area list the reports are scored against.
 import {
   el, clear, svg, request, staffLogin, errorWords, reasonWords, riskText,
-  districtDay, districtTime, ApiError,
+  districtDay, districtTime, ApiError, addDays, field, showFieldErrors, loadAreas, areaName, gridLabel,
 } from "./gc.js";
 
 const main = document.getElementById("main");
@@ -29,7 +29,8 @@ const words = {
   range_too_long: `最长可查${MAX_DAYS}天`,
   too_many: "风险地区最多4000条",
 };
-const word = (reason) => words[reason] ?? reasonWords(reason);
+// word says a problem (for gc.js's showFieldErrors) in this page's words.
+const word = (p) => words[p.reason] ?? reasonWords(p.reason, p.field);
 
 const listKinds = { nat: "全员核酸名单", residence_code: "粤居码名单", venue_code: "场所码名单", other: "其他名单", registry: "人口底册" };
 const taskReason = (r) => (r.startsWith("not_in_") && listKinds[r.slice(7)] ? `不在${listKinds[r.slice(7)]}` : r);
@@ -41,42 +42,8 @@ const refreshFailure = {
   store_error: "数据库出错",
 };
 
-// addDays moves a district day (YYYY-MM-DD) by n days.
-function addDays(day, n) {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + n);
-  return d.toISOString().slice(0, 10);
-}
 const dayCount = (from, to) => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000) + 1;
 const isDay = (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`));
-
-let uid = 0;
-// field is a label, its input, anything below it and the slot for its
-// error (data-error-for names the API's field).
-function field(label, input, errorFor, ...below) {
-  if (!input.id) input.id = `f${++uid}`;
-  return el("div", { class: "field" }, el("label", { for: input.id, text: label }), input, ...below,
-    errorFor ? el("span", { class: "field-error", attrs: { "data-error-for": errorFor } }) : null);
-}
-
-// placeErrors writes each problem into its slot under scope; the rest go
-// to general. It returns how many were placed.
-function placeErrors(scope, problems, general) {
-  for (const e of scope.querySelectorAll("[data-error-for]")) e.textContent = "";
-  for (const e of scope.querySelectorAll(".invalid")) e.classList.remove("invalid");
-  const rest = [];
-  for (const p of problems) {
-    const slot = scope.querySelector(`[data-error-for="${CSS.escape(p.field)}"]`);
-    if (slot) {
-      slot.textContent = word(p.reason);
-      slot.closest(".field")?.classList.add("invalid");
-    } else {
-      rest.push(p);
-    }
-  }
-  if (general) general.textContent = rest.map((p) => (p.field ? `${p.field}: ${word(p.reason)}` : word(p.reason))).join(";");
-  return problems.length - rest.length;
-}
 
 const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
 
@@ -109,7 +76,7 @@ function statsView() {
     if (!isDay(to.value)) problems.push({ field: "to", reason: "invalid_date" });
     if (!problems.length && to.value < from.value) problems.push({ field: "to", reason: "before_from" });
     if (!problems.length && dayCount(from.value, to.value) > MAX_DAYS) problems.push({ field: "to", reason: "range_too_long" });
-    placeErrors(form, problems, msg);
+    showFieldErrors(form, problems, msg, word);
     if (problems.length) return;
     range = { from: from.value, to: to.value };
     history.replaceState(null, "", rolling ? location.pathname : `${location.pathname}?from=${range.from}&to=${range.to}`);
@@ -269,7 +236,7 @@ function statsView() {
       Object.assign(chartBox.dataset, { from: stats.from, to: stats.to, loaded: "true" });
     } catch (err) {
       if (mine !== seq) return;
-      if (err instanceof ApiError && err.fields.length) placeErrors(form, err.fields, msg);
+      if (err instanceof ApiError && err.fields.length) showFieldErrors(form, err.fields, msg, word);
       if (!msg.textContent) msg.textContent = errorWords(err);
     }
   }
@@ -277,10 +244,7 @@ function statsView() {
   return { form, updated, kpis, chartCard, smsCard, tasksCard, gridCard, load };
 }
 
-function gridName(g) {
-  if (g.gridCode === "unassigned") return "区级待分配";
-  return g.name || g.gridCode;
-}
+const gridName = (g) => gridLabel(g.gridCode, g.name);
 
 // niceStep picks the gap between the y axis's lines: 1, 2 or 5 times a
 // power of ten, for about four lines.
@@ -431,7 +395,7 @@ function refreshView() {
 
 function riskAreasView() {
   const list = el("div", { class: "ra-list", id: "risk-areas" });
-  const counties = new Map(); // code -> "广东省广州市天河区"
+  let counties = null; // the county table, GET /v1/areas
   const datalist = el("datalist", { id: "counties" });
   const general = el("p", { class: "error", attrs: { role: "alert" } });
   const msg = el("p", { class: "muted", id: "ra-msg", attrs: { role: "status" } });
@@ -453,12 +417,14 @@ function riskAreasView() {
     el("p", { class: "muted", text: "保存后,新提交的报备按此名单评估风险;已提交的报备不变。结束日期留空表示持续有效。" }),
     summary,
     el("div", { class: "row" }, field("筛选", filter, null)),
-    list, datalist, general,
+    list, datalist,
+    el("span", { attrs: { "data-error-for": "areas" } }), // the list as a whole (too many)
+    general,
     el("div", { class: "db-actions" }, addBtn, resetBtn, saveBtn), msg);
 
   const parts = new WeakMap(); // row -> its inputs
   const today = () => districtDay();
-  const place = (code) => counties.get(code) ?? "";
+  const place = (code) => areaName(counties, code);
 
   function row(a) {
     const code = el("input", { type: "text", class: "ra-code", value: a.areaCode ?? "", maxLength: 6, inputMode: "numeric",
@@ -542,23 +508,19 @@ function riskAreasView() {
   function render(areas) {
     clear(list, areas.map((a) => row(a)));
     numberRows();
-    placeErrors(card, [], general);
+    showFieldErrors(card, [], general, word);
     summarise();
     applyFilter();
   }
 
   async function load() {
     try {
-      const [areas, tree] = await Promise.all([
-        request("/v1/risk-areas"),
-        counties.size ? null : request("/v1/areas", { auth: false }),
-      ]);
-      if (tree) {
+      const [areas, tree] = await Promise.all([request("/v1/risk-areas"), loadAreas()]);
+      if (!counties) {
+        counties = tree;
         const options = [];
         for (const p of tree.provinces) for (const c of p.cities) for (const k of c.counties) {
-          const label = `${p.name}${c.name === p.name ? "" : c.name}${k.name}`;
-          counties.set(k.code, label);
-          options.push(el("option", { value: k.code, label }));
+          options.push(el("option", { value: k.code, label: areaName(tree, k.code) }));
         }
         clear(datalist, options);
       }
@@ -589,7 +551,7 @@ function riskAreasView() {
       items.push(item);
     });
     if (problems.length) {
-      placeErrors(card, problems, general);
+      showFieldErrors(card, problems, general, word);
       msg.textContent = "请修改标出的内容,名单未保存。";
       msg.dataset.state = "invalid";
       return;
@@ -602,7 +564,7 @@ function riskAreasView() {
       msg.textContent = `已保存,共 ${stored.length} 条。`;
       msg.dataset.state = "saved";
     } catch (err) {
-      placeErrors(card, err instanceof ApiError ? err.fields : [], general);
+      showFieldErrors(card, err instanceof ApiError ? err.fields : [], general, word);
       msg.textContent = `${errorWords(err)},名单未保存。`;
       msg.dataset.state = "error";
     } finally {

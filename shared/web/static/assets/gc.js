@@ -21,6 +21,9 @@ export function el(tag, props = {}, ...children) {
     else if (k === "attrs") for (const [a, av] of Object.entries(v)) e.setAttribute(a, av);
     else if (k === "on") for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
     else if (k === "dataset") Object.assign(e.dataset, v);
+    // Attributes whose property has another name: <label for>, <form novalidate>.
+    else if (k === "for") e.htmlFor = v;
+    else if (k === "novalidate") e.noValidate = v;
     else e[k] = v;
   }
   for (const c of children.flat()) {
@@ -164,7 +167,10 @@ const codeText = {
 };
 export function errorWords(err) {
   if (err instanceof ApiError) {
-    if (err.status === 429) return codeText.rate_limited;
+    if (err.status === 429) {
+      const wait = Number(err.retryAfter);
+      return wait > 0 ? `提交过于频繁,请${wait}秒后再试` : codeText.rate_limited;
+    }
     return codeText[err.code] ?? (err.fields.length ? "请修改标出的内容" : `请求失败(${err.code || err.status})`);
   }
   return String(err?.message ?? err);
@@ -173,20 +179,21 @@ export function errorWords(err) {
 // showFieldErrors writes each problem next to its field: an element with
 // data-error-for="<field>" (the API's field name). Problems without a place
 // go to the form's general message. It returns how many were shown.
-export function showFieldErrors(form, problems, general) {
+// words turns a problem into text; reasonWords by default.
+export function showFieldErrors(form, problems, general, words = (p) => reasonWords(p.reason, p.field)) {
   for (const e of form.querySelectorAll("[data-error-for]")) e.textContent = "";
   for (const e of form.querySelectorAll(".invalid")) e.classList.remove("invalid");
   const rest = [];
   for (const p of problems) {
     const slot = form.querySelector(`[data-error-for="${CSS.escape(p.field)}"]`);
     if (slot) {
-      slot.textContent = reasonWords(p.reason, p.field);
+      slot.textContent = words(p);
       slot.closest(".field")?.classList.add("invalid");
     } else {
       rest.push(p);
     }
   }
-  if (general) general.textContent = rest.map((p) => `${p.field}: ${reasonWords(p.reason, p.field)}`).join(";");
+  if (general) general.textContent = rest.map((p) => `${p.field}: ${words(p)}`).join(";");
   return problems.length;
 }
 
@@ -211,7 +218,9 @@ export async function staffLogin(main, roles, ready) {
     try {
       me = await request("/v1/me");
     } catch (err) {
-      token.clear();
+      // A refused token is dropped; a network blip or a busy server keeps
+      // it, so the worker on a poor connection need not paste it again.
+      if (err.status === 401 || err.status === 403) token.clear();
       return showLogin(errorWords(err));
     }
     if (!roles.includes(me.role)) {
@@ -230,6 +239,13 @@ export async function staffLogin(main, roles, ready) {
 export function districtDay(d = new Date()) {
   return new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai" }).format(d);
 }
+// addDays moves a YYYY-MM-DD day by n days (in UTC, so no zone shifts it).
+export function addDays(day, n) {
+  const d = new Date(day + "T00:00:00Z");
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
 export function districtTime(iso) {
   if (!iso) return "";
   return new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
@@ -240,10 +256,11 @@ export function districtTime(iso) {
 
 // narrow maps full-width digits, letters and plus (from Chinese input
 // methods) to ASCII.
-const narrow = (s) => s.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, " ");
+export const narrow = (s) => s.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, " ");
 
 // idNumberProblem returns the API's reason code for a resident ID number,
-// or "" when it passes: format, then the GB 11643 check digit.
+// or "" when it passes, checking what the API checks in the same order:
+// format, the GB 11643 check digit, the province, the birth date.
 export function idNumberProblem(raw) {
   const id = narrow(raw).replace(/\s+/g, "").toUpperCase();
   if (id === "") return "required";
@@ -252,8 +269,18 @@ export function idNumberProblem(raw) {
   const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   let sum = 0;
   for (let i = 0; i < 17; i++) sum += Number(id[i]) * weights[i];
-  return "10X98765432"[sum % 11] === id[17] ? "" : "checksum";
+  if ("10X98765432"[sum % 11] !== id[17]) return "checksum";
+  if (!provinces.has(id.slice(0, 2))) return "region";
+  // A real calendar day from 1900 up to today in the district.
+  const birth = `${id.slice(6, 10)}-${id.slice(10, 12)}-${id.slice(12, 14)}`;
+  const d = new Date(birth + "T00:00:00Z");
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== birth || birth < "1900-01-01" || birth > districtDay()) return "birth_date";
+  return "";
 }
+
+// provinces are GB/T 2260's province-level prefixes as shared/area knows
+// them (71, 81, 82: Taiwan, Hong Kong, Macao; 83: their residence permits).
+const provinces = new Set("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split(" "));
 
 // phoneProblem returns "required", "invalid" or "" as the API would.
 export function phoneProblem(raw) {
@@ -285,3 +312,64 @@ export function svg(tag, attrs = {}, ...children) {
   }
   return e;
 }
+
+// ---- Shared by the staff pages (console, dashboard, group) ----
+
+// field is one field of a form: its label, the input (given an id when it
+// has none, so the label names it), what goes below the input (a hint)
+// and the slot for its error, named as the API names the field (no slot
+// when errorFor is empty).
+let fieldIds = 0;
+export function field(label, input, errorFor, ...below) {
+  if (!input.id) input.id = `gc-field-${++fieldIds}`;
+  return el("div", { class: "field" }, el("label", { for: input.id, text: label }), input, ...below,
+    errorFor ? el("span", { attrs: { "data-error-for": errorFor } }) : null);
+}
+
+// loadAreas fetches the county table (GET /v1/areas, public) once per
+// page; after a failure the next call asks again.
+let areasOnce = null;
+export function loadAreas() {
+  areasOnce ??= request("/v1/areas", { auth: false }).catch((err) => {
+    areasOnce = null;
+    throw err;
+  });
+  return areasOnce;
+}
+
+// areaName names a county of the table loadAreas gives as people write it,
+// province, city, county ("广东省广州市天河区"), without a city named as its
+// province (北京市) or as the county itself (济源市); "" when the table
+// lacks the code.
+const areaNames = new WeakMap(); // table -> Map(code -> name)
+export function areaName(areas, code) {
+  if (!areas?.provinces) return "";
+  let names = areaNames.get(areas);
+  if (!names) {
+    names = new Map();
+    for (const p of areas.provinces) {
+      for (const c of p.cities) {
+        for (const k of c.counties) {
+          const city = [p.name, k.name, "市辖区", "县"].includes(c.name) ? "" : c.name;
+          names.set(k.code, p.name + city + k.name);
+        }
+      }
+    }
+    areaNames.set(areas, names);
+  }
+  return names.get(code) ?? "";
+}
+
+// idTypeText names the kinds of document as the roster's idType column
+// and the join form do.
+export const idTypeText = {
+  resident_id: "居民身份证", passport: "护照",
+  hk_macao_permit: "港澳居民来往内地通行证", taiwan_permit: "台湾居民来往大陆通行证",
+};
+
+// UNASSIGNED is the district's pool: reports no grid took, for the
+// district office to hand out.
+export const UNASSIGNED = "unassigned";
+// gridLabel names a grid as the pages show it: name, else its code; the
+// pool by what it is.
+export const gridLabel = (code, name) => (code === UNASSIGNED ? "区指挥部待分配" : name || code);

@@ -4,7 +4,9 @@
 // Excel, replace the roster from an Excel CSV, approve the staff who asked
 // to join through the group's QR code, and print that code. The district
 // office uses the same page for any group, by its id.
-import { el, clear, request, download, staffLogin, errorWords, reasonWords, districtDay, districtTime } from "./gc.js";
+import {
+  el, clear, request, download, staffLogin, errorWords, reasonWords, districtDay, districtTime, addDays, idTypeText,
+} from "./gc.js";
 
 const app = document.getElementById("app");
 
@@ -12,7 +14,6 @@ const kindText = {
   supermarket: "超市", school: "学校", ktv: "KTV", internet_cafe: "网吧", scenic_spot: "景区", hotel: "酒店宾馆",
   property_manager: "物业", restaurant: "餐饮", market: "农贸市场", enterprise: "企业", other: "其他",
 };
-const idTypeText = { resident_id: "居民身份证", passport: "护照", hk_macao_permit: "回乡证", taiwan_permit: "台胞证" };
 const colorText = { red: "红码", yellow: "黄码", green: "绿码" };
 // The daily list's reasons, as the XLSX names them (shared/group/export).
 const flagText = { code_red: "红码", nat_positive: "核酸阳性", code_yellow: "黄码", nat_stale: "核酸超时", no_data: "无健康数据" };
@@ -47,12 +48,6 @@ function groupChooser() {
   } } },
   el("label", { for: "group-id", text: "单位编号(二维码下方的编号)" }),
   el("div", { class: "row" }, input, el("button", { type: "submit", id: "open-group", text: "打开" })));
-}
-
-// dayBefore is the YYYY-MM-DD n days before date.
-function dayBefore(date, n) {
-  const [y, m, d] = date.split("-").map(Number);
-  return new Date(Date.UTC(y, m - 1, d - n)).toISOString().slice(0, 10);
 }
 
 function message(node, kind, text) {
@@ -135,7 +130,7 @@ async function noList(page, date) {
       : `${date} 没有名单。名单每天06:00生成。` }),
     dayPicker(page, date), offer);
   for (let n = 1; n <= LOOK_BACK_DAYS; n++) {
-    const day = dayBefore(date, n);
+    const day = addDays(date, -n);
     let d;
     try {
       d = await request(`${page.path}/daily?date=${day}`);

@@ -2,7 +2,7 @@
 // /r/{gridCode} for one grid).
 import {
   el, clear, request, ApiError, errorWords, reasonWords, showFieldErrors, riskText,
-  pageGrid, districtDay, idNumberProblem, phoneProblem,
+  pageGrid, districtDay, addDays, narrow, idNumberProblem, phoneProblem,
 } from "./gc.js";
 
 const form = document.getElementById("report");
@@ -14,13 +14,8 @@ const MAX_STOPS = 30; // report.MaxStops
 const ITINERARY_DAYS = 7;
 
 let areas = { provinces: [] };
-
-// addDays works on YYYY-MM-DD strings in UTC, so no time zone shifts a day.
-function addDays(day, n) {
-  const d = new Date(day + "T00:00:00Z");
-  d.setUTCDate(d.getUTCDate() + n);
-  return d.toISOString().slice(0, 10);
-}
+// reportGrid is the grid the report goes to: the scanned code's, or none.
+let reportGrid = pageGrid;
 
 // areaPicker is province → city → county; its value is the county code.
 function areaPicker(idPrefix) {
@@ -65,14 +60,18 @@ function refreshStopDays() {
   }
 }
 
+// stopSeq names each stop's controls uniquely, however many were deleted.
+let stopSeq = 0;
+
 function addStop() {
   const i = stops.children.length;
   if (i >= MAX_STOPS) return;
-  const date = el("select", { class: "stop-date", id: `stop${i}-date`, attrs: { "aria-label": "日期" } });
+  const id = `stop${stopSeq++}`;
+  const date = el("select", { class: "stop-date", id: `${id}-date`, attrs: { "aria-label": "日期" } });
   const stop = el("div", { class: "stop field" },
     el("div", { class: "row" }, date,
       el("button", { type: "button", class: "secondary remove-stop", text: "删除", on: { click: () => { stop.remove(); renumberStops(); } } })),
-    areaPicker(`stop${i}`),
+    areaPicker(id),
     el("span", { dataset: { errorFor: `itinerary[${i}].date` } }),
     el("span", { dataset: { errorFor: `itinerary[${i}].areaCode` } }));
   stops.append(stop);
@@ -105,12 +104,18 @@ function submission() {
     arrivalStatus: field("arrivalStatus").value,
     arrivalDate: field("arrivalDate").value,
     fromAreaCode: pickedArea(document.querySelector("#from .area-picker")),
-    itinerary: [...stops.children]
-      .map((stop) => ({ date: stop.querySelector("select.stop-date").value, areaCode: pickedArea(stop) }))
-      .filter((s) => s.areaCode !== ""),
+    itinerary: itinerary(),
     destination: { community: field("community").value, address: field("address").value },
     transport: field("transport").value,
   };
+}
+
+// itinerary is every stop on the screen, in order, so the API's
+// itinerary[i] is the i-th stop shown; the one untouched first stop of
+// someone who came straight here is no itinerary at all.
+function itinerary() {
+  const all = [...stops.children].map((stop) => ({ date: stop.querySelector("select.stop-date").value, areaCode: pickedArea(stop) }));
+  return all.length === 1 && all[0].areaCode === "" ? [] : all;
 }
 
 // clientProblems are what the API would refuse, found before sending.
@@ -124,11 +129,12 @@ function clientProblems(s) {
   if (s.arrivalDate === "") add("arrivalDate", "required");
   if (s.fromAreaCode === "") add("fromAreaCode", "required");
   if (s.destination.address.trim() === "") add("destination.address", "required");
+  s.itinerary.forEach((stop, i) => stop.areaCode === "" && add(`itinerary[${i}].areaCode`, "unknown_area"));
   return problems;
 }
 
 function showResult(receipt, s) {
-  const p = s.phone.replace(/\D/g, "").slice(-11);
+  const p = narrow(s.phone).replace(/\D/g, "").slice(-11);
   const result = document.getElementById("result");
   clear(result,
     el("h1", { text: receipt.duplicate ? "您已报备过" : "报备成功" }),
@@ -155,7 +161,7 @@ async function submit(ev) {
   const button = document.getElementById("submit");
   button.disabled = true;
   try {
-    const path = pageGrid ? `/v1/grids/${encodeURIComponent(pageGrid)}/reports` : "/v1/reports";
+    const path = reportGrid ? `/v1/grids/${encodeURIComponent(reportGrid)}/reports` : "/v1/reports";
     showResult(await request(path, { method: "POST", body: s, auth: false }), s);
   } catch (err) {
     if (err instanceof ApiError && err.fields.length) showFieldErrors(form, err.fields, general);
@@ -180,8 +186,11 @@ async function start() {
     const grid = grids.find((g) => g.gridCode === pageGrid);
     const line = document.getElementById("grid-line");
     if (!grid) {
+      // An old poster still lets the person report: to the district, routed
+      // by the community they pick.
+      reportGrid = "";
       line.className = "error";
-      line.textContent = errorWords(new ApiError(404, "unknown_grid"));
+      line.textContent = "此网格码已停用。您仍可在此报备,请选择入住社区,报备将转交所在网格。";
     } else {
       line.textContent = `${grid.town} · ${grid.community} · ${grid.name}:请如实填写近7天行程,提交后将收到短信提示。`;
       field("community").value = grid.community;
