@@ -2,7 +2,7 @@
 // /r/{gridCode} for one grid).
 import {
   el, clear, request, ApiError, errorWords, reasonWords, showFieldErrors, riskText,
-  pageGrid, districtDay, addDays, narrow, idNumberProblem, phoneProblem,
+  pageGrid, districtDay, addDays, narrow, loadAreas, idNumberProblem, phoneProblem,
 } from "./gc.js";
 
 const form = document.getElementById("report");
@@ -174,7 +174,7 @@ async function submit(ev) {
 async function start() {
   let grids = [];
   try {
-    [areas, grids] = await Promise.all([request("/v1/areas", { auth: false }), request("/v1/grids", { auth: false })]);
+    [areas, grids] = await Promise.all([loadAreas(), request("/v1/grids", { auth: false })]);
   } catch (err) {
     general.textContent = errorWords(err);
     return;
