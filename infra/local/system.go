@@ -56,6 +56,8 @@ type System struct {
 	Issuer   auth.Issuer
 	Settings *district.Settings
 	Seeded   bool // the demo district was loaded by this start
+	// Routes are the patterns Handler serves, each API's and the pages'.
+	Routes []string
 
 	// Dispatcher delivers the outbox to Outbox, and Digests queues grid
 	// workers' digests; Deliver runs both.
@@ -140,7 +142,7 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	}, 2*time.Second, sys.wakeDelivery)
 	sys.Planner = &refresh.Planner{Groups: store, Runs: store, Queue: sys.shards, Now: now}
 	staff := httpapi.Staff{Issuer: issuer, Now: now}
-	mux := http.NewServeMux()
+	mux := &routes{ServeMux: http.NewServeMux()}
 	httpapi.IntakeAPI{Intake: &report.Intake{
 		Store: wakeOnCreate{Store: store, wake: sys.wakeDelivery}, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
 	}}.Register(mux)
@@ -160,7 +162,8 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	httpapi.StatsAPI{Source: store, Grids: settings, Deadlines: report.DefaultDeadlines(), Staff: staff}.Register(mux)
 	site.Register(mux)
 	// The local runner's window on the phone network: what was "sent".
-	mux.Handle("GET /dev/sms", sys.Outbox.Handler())
+	mux.HandleFunc("GET /dev/sms", sys.Outbox.Handler().ServeHTTP)
+	sys.Routes = mux.patterns
 	sys.Handler = httpapi.Logged(mux)
 	// A data dir from before the registry existed gets the demo registry
 	// too; its file marks it as loaded.
@@ -171,6 +174,17 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 		}
 	}
 	return sys, nil
+}
+
+// routes is the local mux, keeping each pattern mounted.
+type routes struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (r *routes) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	r.patterns = append(r.patterns, pattern)
+	r.ServeMux.HandleFunc(pattern, h)
 }
 
 // JoinURL is where a group's QR code leads locally (the self-join page);
