@@ -5,7 +5,7 @@ FUNCTIONS := intake reports directory fanout digest groups health refresh refres
 STATICCHECK := $(shell [ -x .cache/bin/staticcheck ] && echo .cache/bin/staticcheck || echo "$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2")
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w"
 
-.PHONY: run test lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction build-FanoutFunction build-DigestFunction \
+.PHONY: run test fuzz lint build cli bench tools clean build-IntakeFunction build-ReportsFunction build-DirectoryFunction build-FanoutFunction build-DigestFunction \
 	build-GroupsFunction build-HealthFunction build-RefreshFunction build-RefreshPlanFunction build-RefreshWorkFunction \
 	build-RegistryFunction build-RegistryImportFunction build-WorklistFunction build-ReconcileWorkFunction build-StatsFunction build-WebFunction
 
@@ -15,6 +15,11 @@ run:
 # CI=true makes missing DynamoDB Local / emulator a failure instead of a skip.
 test: lint
 	$(GO) test -count=1 ./...
+	GO=$(GO) FUZZTIME=$${FUZZTIME:-2s} infra/scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME (default 2s here, 3s in the script) each, one at a time.
+fuzz:
+	GO=$(GO) FUZZTIME=$${FUZZTIME:-2s} infra/scripts/fuzz.sh
 
 lint:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); \

@@ -194,8 +194,14 @@ func (r *Reader) next() (Record, error) {
 				r.raw = r.raw[:0]
 			}
 			if !tooLong {
+				scan := chunk
+				if start == 0 && len(r.raw) == 0 {
+					// A BOM is no cell's text: a quote after it opens the
+					// first cell, which may then hold a line break.
+					scan = bytes.TrimPrefix(chunk, r.bom())
+				}
 				r.raw = append(r.raw, chunk...)
-				q.scan(chunk, byte(r.comma()))
+				q.scan(scan, byte(r.comma()))
 			}
 		}
 		if err == io.EOF && r.offset == start {
@@ -244,6 +250,14 @@ func (r *Reader) comma() rune {
 		return ','
 	}
 	return r.Comma
+}
+
+// bom is the byte order mark a file may start with, in its encoding.
+func (r *Reader) bom() []byte {
+	if r.dec != nil {
+		return []byte{0x84, 0x31, 0x95, 0x33}
+	}
+	return []byte{0xEF, 0xBB, 0xBF}
 }
 
 // decode turns the record's bytes into UTF-8 text, without the BOM of the

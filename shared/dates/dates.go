@@ -24,13 +24,18 @@ func Parse(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// AddDays moves a valid date by n calendar days.
+// AddDays moves a valid date by n calendar days. It returns "" for an
+// invalid date, and for a result outside years 0000-9999, which has no
+// YYYY-MM-DD form ("10000-01-01" would sort before "9999-12-31").
 func AddDays(date string, n int) string {
 	t, ok := Parse(date)
 	if !ok {
 		return ""
 	}
-	return t.AddDate(0, 0, n).Format(Layout)
+	if t = t.AddDate(0, 0, n); t.Year() < 0 || t.Year() > 9999 {
+		return ""
+	}
+	return t.Format(Layout)
 }
 
 // Start is the first instant of a district day, in UTC.

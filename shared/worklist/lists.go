@@ -549,15 +549,18 @@ func evidenceText(s string, limit int) string {
 		case r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
 			continue
 		}
+		// A space is written with the character after it, so a cut
+		// never leaves one at the end.
+		width := 1
 		if space {
-			if n++; n > limit {
-				break
-			}
+			width = 2
+		}
+		if n += width; n > limit {
+			break
+		}
+		if space {
 			b.WriteByte(' ')
 			space = false
-		}
-		if n++; n > limit {
-			break
 		}
 		b.WriteRune(r)
 	}
