@@ -23,7 +23,7 @@ type config struct {
 	RulesTable    string        `env:"RULES_TABLE, required"` // district.Settings reads the rule sets with the grids
 	DigestWindow  time.Duration `env:"DIGEST_WINDOW, default=30m"`
 	QuietHours    string        `env:"QUIET_HOURS, default=22-7"` // set and empty: no quiet hours
-	RetentionDays int           `env:"RETENTION_DAYS, default=60"`
+	RetentionDays int           `env:"RETENTION_DAYS, default=28"`
 	SettingsTTL   time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
 

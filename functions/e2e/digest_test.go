@@ -62,7 +62,7 @@ func TestDigest(t *testing.T) {
 	db := dynamolocal.Client(t)
 	endpoint := dynamolocal.Endpoint(t)
 	prefix := "digest-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	tables := dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules"}
+	tables := dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules", DailyCounts: prefix + "daily-counts"}
 	if err := dynamo.CreateTables(ctx, db, tables); err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,9 @@ type system struct {
 	today  string
 
 	fixture []byte // testdata/apigw-v2-request.json
+
+	// rateLimits is the abuse limits' counters table (rateLimitsTable).
+	rateLimits string
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -99,7 +102,7 @@ func TestEndToEnd(t *testing.T) {
 func start(ctx context.Context, t *testing.T) *system {
 	t.Helper()
 	s, endpoint, keysFile := newSystem(ctx, t, "e2e", func(prefix string) dynamo.Tables {
-		return dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules"}
+		return dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules", Audit: prefix + "audit", DailyCounts: prefix + "daily-counts"}
 	})
 	if err := s.store.PutGrids(ctx, seededGrids); err != nil {
 		t.Fatal(err)
@@ -114,10 +117,10 @@ func start(ctx context.Context, t *testing.T) *system {
 	// AWS_LAMBDA_LOG_FORMAT is what the template's LoggingConfig sets in Lambda.
 	common := []string{"KEYS_FILE=" + keysFile, "DYNAMODB_ENDPOINT=" + endpoint, "AWS_LAMBDA_LOG_FORMAT=JSON"}
 	s.intake = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/intake"), append(common,
-		"REPORTS_TABLE="+s.tables.Reports, "ALERTS_TABLE="+s.tables.Alerts,
-		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
+		"REPORTS_TABLE="+s.tables.Reports, "ALERTS_TABLE="+s.tables.Alerts, "DAILY_COUNTS_TABLE="+s.tables.DailyCounts,
+		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "RATE_LIMITS_TABLE="+s.rateLimitsTable(ctx, t))...)
 	s.reports = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/reports"), append(common,
-		"REPORTS_TABLE="+s.tables.Reports, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
+		"REPORTS_TABLE="+s.tables.Reports, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "AUDIT_TABLE="+s.tables.Audit)...)
 	s.directory = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/directory"), append(common,
 		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "REPORT_URL="+gcReportURL)...)
 	return s

@@ -289,7 +289,7 @@ func startFanout(ctx context.Context, t *testing.T) *fanoutSystem {
 	s.db = dynamolocal.Client(t)
 	endpoint := dynamolocal.Endpoint(t)
 	prefix := "fanout-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	s.tables = dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules"}
+	s.tables = dynamo.Tables{Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules", DailyCounts: prefix + "daily-counts"}
 	if err := dynamo.CreateTables(ctx, s.db, s.tables); err != nil {
 		t.Fatal(err)
 	}

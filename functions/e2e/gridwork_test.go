@@ -173,7 +173,7 @@ func startGridWork(ctx context.Context, t *testing.T) *gwSystem {
 	base, endpoint, keysFile := newSystem(ctx, t, "gridwork", func(prefix string) dynamo.Tables {
 		return dynamo.Tables{
 			Reports: prefix + "reports", Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules",
-			Registry: prefix + "registry", RegistryIndex: prefix + "registry-index", Imports: prefix + "imports",
+			DailyCounts: prefix + "daily-counts", Registry: prefix + "registry", RegistryIndex: prefix + "registry-index", Imports: prefix + "imports",
 			ImportErrors: prefix + "import-errors", Lists: prefix + "lists", ListChunks: prefix + "list-chunks",
 			Tasks: prefix + "tasks", Reconciliations: prefix + "reconciliations", Audit: prefix + "audit",
 		}
@@ -254,7 +254,7 @@ func startGridWork(ctx context.Context, t *testing.T) *gwSystem {
 		"MAX_RECEIVES="+strconv.Itoa(gwMaxReceives))...)
 	s.stats = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/stats"), append(slices.Clone(common),
 		"REPORTS_TABLE="+s.tables.Reports, "ALERTS_TABLE="+s.tables.Alerts, "TASKS_TABLE="+s.tables.Tasks,
-		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
+		"DAILY_COUNTS_TABLE="+s.tables.DailyCounts, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules)...)
 	return s
 }
 

@@ -161,7 +161,7 @@ func startGroups(ctx context.Context, t *testing.T) *gcSystem {
 		return dynamo.Tables{
 			Alerts: prefix + "alerts", Grids: prefix + "grids", Rules: prefix + "rules",
 			Groups: prefix + "groups", Members: prefix + "members", Health: prefix + "health", DailyLists: prefix + "daily",
-			Registry: prefix + "registry",
+			Registry: prefix + "registry", Audit: prefix + "audit",
 		}
 	})
 	s := &gcSystem{system: base}
@@ -184,7 +184,8 @@ func startGroups(ctx context.Context, t *testing.T) *gcSystem {
 	common := []string{"KEYS_FILE=" + keysFile, "DYNAMODB_ENDPOINT=" + endpoint, "AWS_LAMBDA_LOG_FORMAT=JSON"}
 	s.groups = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/groups"), append(slices.Clone(common),
 		"GROUPS_TABLE="+s.tables.Groups, "MEMBERS_TABLE="+s.tables.Members, "DAILY_LISTS_TABLE="+s.tables.DailyLists,
-		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "JOIN_URL="+gcJoinURL, "SETTINGS_TTL=30s")...)
+		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "AUDIT_TABLE="+s.tables.Audit, "JOIN_URL="+gcJoinURL, "SETTINGS_TTL=30s",
+		"RATE_LIMITS_TABLE="+s.rateLimitsTable(ctx, t))...)
 	s.health = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/health"), append(slices.Clone(common),
 		"HEALTH_TABLE="+s.tables.Health, "GROUPS_TABLE="+s.tables.Groups, "MEMBERS_TABLE="+s.tables.Members,
 		"ALERTS_TABLE="+s.tables.Alerts, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules,

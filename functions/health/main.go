@@ -11,6 +11,7 @@ import (
 	"gridcode/shared/healthfeed"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
+	"gridcode/shared/retention"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -23,7 +24,7 @@ type config struct {
 	GridsTable    string        `env:"GRIDS_TABLE, required"`
 	RulesTable    string        `env:"RULES_TABLE, required"`
 	RegistryTable string        `env:"REGISTRY_TABLE, required"`
-	RetentionDays int           `env:"RETENTION_DAYS, default=60"`
+	RetentionDays int           `env:"RETENTION_DAYS, default=28"` // of the alerts; retention.Days
 	SettingsTTL   time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
 
@@ -32,6 +33,10 @@ func main() { lambdaapp.Main(realMain) }
 func realMain(ctx context.Context) error {
 	var cfg config
 	rt, err := lambdaapp.Init(ctx, &cfg, &cfg.Common)
+	if err != nil {
+		return err
+	}
+	keep, err := retention.Days("RETENTION_DAYS", cfg.RetentionDays)
 	if err != nil {
 		return err
 	}
@@ -55,7 +60,7 @@ func realMain(ctx context.Context) error {
 	httpapi.HealthAPI{
 		Feed: &healthfeed.Feed{
 			Store: store, Groups: store, Homes: store, Grids: settings, Vault: vault, Now: time.Now,
-			Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+			Retention: keep,
 		},
 		Staff: staff,
 	}.Register(mux)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"gridcode/shared/lambdaapp"
+	"gridcode/shared/retention"
 	"gridcode/shared/store/dynamo"
 	"gridcode/shared/worklist"
 	"gridcode/shared/worklist/sqsjobs"
@@ -26,6 +27,9 @@ type config struct {
 	ReconciliationsTable string `env:"RECONCILIATIONS_TABLE, required"`
 	RegistryTable        string `env:"REGISTRY_TABLE, required"`
 	MaxReceives          int    `env:"MAX_RECEIVES, required"` // the queue's maxReceiveCount
+	// RetentionDays: a new task is kept this long (worklist.TaskExpiresAt;
+	// retention.Days).
+	RetentionDays int `env:"RETENTION_DAYS, default=28"`
 }
 
 // reserve is kept back from the function's timeout to record a job that
@@ -43,6 +47,10 @@ func realMain(ctx context.Context) error {
 	if cfg.MaxReceives < 1 {
 		return fmt.Errorf("config: MAX_RECEIVES must be at least 1, got %d", cfg.MaxReceives)
 	}
+	keep, err := retention.Days("RETENTION_DAYS", cfg.RetentionDays)
+	if err != nil {
+		return err
+	}
 	vault, err := rt.Vault()
 	if err != nil {
 		return err
@@ -51,7 +59,7 @@ func realMain(ctx context.Context) error {
 		Lists: cfg.ListsTable, ListChunks: cfg.ListChunksTable, Tasks: cfg.TasksTable,
 		Reconciliations: cfg.ReconciliationsTable, Registry: cfg.RegistryTable,
 	})
-	rc := &worklist.Reconciler{Lists: store, Registry: store, Vault: vault, Now: time.Now}
+	rc := &worklist.Reconciler{Lists: store, Registry: store, Vault: vault, Now: time.Now, Retention: keep}
 	lambda.Start(sqsjobs.Handler{Reconciler: rc, MaxReceives: cfg.MaxReceives, Reserve: reserve}.Handle)
 	return nil
 }

@@ -26,7 +26,7 @@ type config struct {
 	AlertsTable      string        `env:"ALERTS_TABLE, required"`
 	MaxReceives      int           `env:"MAX_RECEIVES, required"` // the queue's maxReceiveCount
 	NATLimit         time.Duration `env:"NAT_LIMIT, default=72h"`
-	RetentionDays    int           `env:"RETENTION_DAYS, default=60"`
+	RetentionDays    int           `env:"RETENTION_DAYS, default=28"`
 	Parallel         int           `env:"PARALLEL_GROUPS, default=8"`
 }
 

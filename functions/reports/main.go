@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"gridcode/shared/gridwork"
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
 	"gridcode/shared/report"
+	"gridcode/shared/retention"
 	"gridcode/shared/store/dynamo"
 )
 
@@ -18,7 +20,11 @@ type config struct {
 	ReportsTable string        `env:"REPORTS_TABLE, required"`
 	GridsTable   string        `env:"GRIDS_TABLE, required"`
 	RulesTable   string        `env:"RULES_TABLE, required"`
+	AuditTable   string        `env:"AUDIT_TABLE, required"` // every person shown, and every follow-up
 	SettingsTTL  time.Duration `env:"SETTINGS_TTL, default=30s"`
+	// RetentionDays: a follow-up keeps its report this long after it
+	// (report.ExpiresAt; retention.Days).
+	RetentionDays int `env:"RETENTION_DAYS, default=28"`
 }
 
 func main() { lambdaapp.Main(realMain) }
@@ -26,6 +32,10 @@ func main() { lambdaapp.Main(realMain) }
 func realMain(ctx context.Context) error {
 	var cfg config
 	rt, err := lambdaapp.Init(ctx, &cfg, &cfg.Common)
+	if err != nil {
+		return err
+	}
+	keep, err := retention.Days("RETENTION_DAYS", cfg.RetentionDays)
 	if err != nil {
 		return err
 	}
@@ -38,7 +48,7 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{
-		Reports: cfg.ReportsTable, Grids: cfg.GridsTable, Rules: cfg.RulesTable,
+		Reports: cfg.ReportsTable, Grids: cfg.GridsTable, Rules: cfg.RulesTable, Audit: cfg.AuditTable,
 	})
 	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
 	if err != nil {
@@ -47,9 +57,10 @@ func realMain(ctx context.Context) error {
 	mux := http.NewServeMux()
 	httpapi.ReportsAPI{
 		Reader: &report.Reader{Store: store, Vault: vault},
+		Audit:  gridwork.Auditor{Log: store, Now: time.Now},
 		Staff:  staff,
 	}.Register(mux)
-	httpapi.NewFollowUpsAPI(store, settings, vault, time.Now, staff).Register(mux)
+	httpapi.NewFollowUpsAPI(store, settings, vault, time.Now, staff).WithRetention(keep).Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil
 }

@@ -14,12 +14,15 @@ import (
 
 type config struct {
 	Common       lambdaapp.Common
-	ReportsTable string        `env:"REPORTS_TABLE, required"`
-	AlertsTable  string        `env:"ALERTS_TABLE, required"`
-	TasksTable   string        `env:"TASKS_TABLE, required"`
-	GridsTable   string        `env:"GRIDS_TABLE, required"`
-	RulesTable   string        `env:"RULES_TABLE, required"`
-	SettingsTTL  time.Duration `env:"SETTINGS_TTL, default=30s"`
+	ReportsTable string `env:"REPORTS_TABLE, required"`
+	AlertsTable  string `env:"ALERTS_TABLE, required"`
+	TasksTable   string `env:"TASKS_TABLE, required"`
+	GridsTable   string `env:"GRIDS_TABLE, required"`
+	RulesTable   string `env:"RULES_TABLE, required"`
+	// DailyCountsTable has each day's reports by risk level, kept past the
+	// reports' retention.
+	DailyCountsTable string        `env:"DAILY_COUNTS_TABLE, required"`
+	SettingsTTL      time.Duration `env:"SETTINGS_TTL, default=30s"`
 }
 
 func main() { lambdaapp.Main(realMain) }
@@ -36,6 +39,7 @@ func realMain(ctx context.Context) error {
 	}
 	store := dynamo.New(rt.DynamoDB(cfg.Common.AWS), dynamo.Tables{
 		Reports: cfg.ReportsTable, Alerts: cfg.AlertsTable, Tasks: cfg.TasksTable, Grids: cfg.GridsTable, Rules: cfg.RulesTable,
+		DailyCounts: cfg.DailyCountsTable,
 	})
 	settings, err := lambdaapp.Settings(store, cfg.SettingsTTL)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"gridcode/shared/httpapi"
 	"gridcode/shared/lambdaapp"
+	"gridcode/shared/retention"
 	"gridcode/shared/store/dynamo"
 	"gridcode/shared/worklist/sqsjobs"
 )
@@ -28,6 +29,9 @@ type config struct {
 	ReconcileQueueURL    string        `env:"RECONCILE_QUEUE_URL, required"`
 	SQSEndpoint          string        `env:"SQS_ENDPOINT"` // a local SQS in tests
 	SettingsTTL          time.Duration `env:"SETTINGS_TTL, default=30s"`
+	// RetentionDays: a task and its visits are kept this long after its
+	// last visit or due day (worklist.TaskExpiresAt; retention.Days).
+	RetentionDays int `env:"RETENTION_DAYS, default=28"`
 }
 
 func main() { lambdaapp.Main(realMain) }
@@ -35,6 +39,10 @@ func main() { lambdaapp.Main(realMain) }
 func realMain(ctx context.Context) error {
 	var cfg config
 	rt, err := lambdaapp.Init(ctx, &cfg, &cfg.Common)
+	if err != nil {
+		return err
+	}
+	keep, err := retention.Days("RETENTION_DAYS", cfg.RetentionDays)
 	if err != nil {
 		return err
 	}
@@ -57,7 +65,7 @@ func realMain(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	jobs := sqsjobs.New(rt.AWS, cfg.SQSEndpoint, cfg.ReconcileQueueURL)
-	httpapi.NewWorklistAPI(store, settings, vault, time.Now, staff, jobs).Register(mux)
+	httpapi.NewWorklistAPI(store, settings, vault, time.Now, staff, jobs).WithRetention(keep).Register(mux)
 	lambdaapp.ServeHTTP(mux)
 	return nil
 }

@@ -106,6 +106,7 @@ var accessRules = map[string]accessRule{
 	"PUT /v1/guidance": {who: fixed(office), path: at("/v1/guidance"), ctype: "application/json",
 		body: func(f accessFixture) string { return f.guidance }},
 	"GET /v1/stats":                              {who: fixed(office), path: at("/v1/stats")},
+	"GET /v1/audit":                              {who: fixed(office), path: at("/v1/audit?actor=access-test")},
 	"POST /v1/refresh/run":                       {who: fixed(office), path: func(f accessFixture) string { return "/v1/refresh/run?date=" + f.today }, exempt2: "a day already planned and running answers 409"},
 	"GET /v1/refresh/runs/{date}":                {who: fixed(office), path: func(f accessFixture) string { return "/v1/refresh/runs/" + f.today }},
 	"GET /v1/registry/imports/{importId}":        {who: fixed(office), path: func(f accessFixture) string { return "/v1/registry/imports/" + f.importID }},

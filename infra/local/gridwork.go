@@ -40,7 +40,7 @@ func (s *System) ImportRegistry(ctx context.Context, path string, progress func(
 		now := s.now().UTC()
 		run = registry.Import{
 			ID: id, Source: filepath.Base(abs), Status: registry.ImportRunning, StartedAt: now, UpdatedAt: now,
-			ExpiresAt: now.Add(Retention).Unix(), Version: run.Version,
+			ExpiresAt: now.Add(registry.ImportRetention).Unix(), Version: run.Version,
 		}
 	case err != nil:
 		return registry.Import{}, err

@@ -287,6 +287,20 @@ func TestGroupCodeFlow(t *testing.T) {
 	if sheets := book.GetSheetList(); len(sheets) != 1 || sheets[0] != today {
 		t.Errorf("XLSX sheets %v", sheets)
 	}
+	// Both exports are audited, member by member, as the manager's.
+	var trail struct{ Records []struct{ Action string } }
+	if code := e.send("GET", "/v1/audit?person="+groupMember1+"&actor=manager", office, nil, &trail); code != 200 {
+		t.Fatalf("audit: %d", code)
+	}
+	exports := 0
+	for _, r := range trail.Records {
+		if r.Action == "group.daily_export" {
+			exports++
+		}
+	}
+	if exports != 2 {
+		t.Errorf("the manager's exports of %s are audited %d times, want 2 (CSV, XLSX): %+v", groupMember1, exports, trail.Records)
+	}
 	code, h, body = e.fetch("GET", "/v1/groups/"+g.GroupID+"/qr.png", "", manager, nil)
 	if code != 200 || h.Get("Content-Type") != "image/png" || !bytes.HasPrefix(body, []byte("\x89PNG")) {
 		t.Errorf("QR: %d %s", code, h.Get("Content-Type"))

@@ -12,13 +12,14 @@ import (
 	"gridcode/infra/demo"
 	"gridcode/infra/gen"
 	"gridcode/shared/dates"
+	"gridcode/shared/httpapi"
 	"gridcode/shared/store/embedded"
 )
 
 // BenchmarkIntakeHandler is the handler's cost per report, in-process and
 // without fsync (make bench prints it with CPU time beside a baseline).
 func BenchmarkIntakeHandler(b *testing.B) {
-	sys, err := Open(context.Background(), b.TempDir(), func() time.Time { return testNow }, embedded.WithoutFsync())
+	sys, err := OpenWith(context.Background(), b.TempDir(), func() time.Time { return testNow }, httpapi.PublicRules{}, embedded.WithoutFsync())
 	if err != nil {
 		b.Fatal(err)
 	}

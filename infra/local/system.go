@@ -29,6 +29,7 @@ import (
 	"gridcode/shared/ratelimit"
 	"gridcode/shared/refresh"
 	"gridcode/shared/report"
+	"gridcode/shared/retention"
 	"gridcode/shared/secrets"
 	"gridcode/shared/sms/outbox"
 	"gridcode/shared/store/embedded"
@@ -36,8 +37,14 @@ import (
 	"gridcode/shared/worklist"
 )
 
-// Retention of reports locally, as in the cloud's default.
-const Retention = 60 * 24 * time.Hour
+// Retention is how long reports, alerts, tasks with their visits and the
+// groups' daily lists are kept after their last change, as the cloud's
+// default RetentionDays; SweepEvery deletes what expired.
+const Retention = retention.Default
+
+// SweepEvery is how often the local server deletes expired data, as
+// DynamoDB's TTL does in the cloud (within days there).
+const SweepEvery = time.Hour
 
 // SMSPerSecond is the local SMS budget, as the cloud's default.
 const SMSPerSecond = 20
@@ -87,9 +94,17 @@ const RefreshAt = 6 * time.Hour
 // KeysFile is where the local keyset lives under the data directory.
 func KeysFile(dataDir string) string { return filepath.Join(dataDir, "keys.json") }
 
-// Open opens (or creates) the data directory and wires every handler.
-// On first start it loads the demo district.
+// Open opens (or creates) the data directory and wires every handler,
+// with the cloud's default limits on the public writes. On first start it
+// loads the demo district.
 func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...embedded.Option) (*System, error) {
+	return OpenWith(ctx, dataDir, now, httpapi.DefaultPublicRules(), opts...)
+}
+
+// OpenWith is Open with the public writes' limits rules, counted in memory
+// (httpapi.PublicRules{} for none: benchmarks send thousands of reports
+// from one address).
+func OpenWith(ctx context.Context, dataDir string, now func() time.Time, rules httpapi.PublicRules, opts ...embedded.Option) (*System, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -143,28 +158,30 @@ func Open(ctx context.Context, dataDir string, now func() time.Time, opts ...emb
 	sys.Planner = &refresh.Planner{Groups: store, Runs: store, Queue: sys.shards, Now: now}
 	staff := httpapi.Staff{Issuer: issuer, Now: now}
 	mux := &routes{ServeMux: http.NewServeMux()}
+	limit := func(r ratelimit.Rule) httpapi.Limit { return httpapi.Limit{Keyed: ratelimit.NewMemory(r, 0), Now: now} }
 	httpapi.IntakeAPI{Intake: &report.Intake{
 		Store: wakeOnCreate{Store: store, wake: sys.wakeDelivery}, Rules: settings, Vault: vault, Areas: areas, Now: now, Retention: Retention,
-	}}.Register(mux)
-	httpapi.ReportsAPI{Reader: &report.Reader{Store: store, Vault: vault}, Staff: staff}.Register(mux)
+		Gate: limit(rules.ReportsPerPerson),
+	}, PerAddress: limit(rules.ReportsPerAddress)}.Register(mux)
+	httpapi.ReportsAPI{Reader: &report.Reader{Store: store, Vault: vault}, Audit: gridwork.Auditor{Log: store, Now: now}, Staff: staff}.Register(mux)
 	httpapi.DirectoryAPI{Settings: settings, Areas: areas, ReportURL: ReportURL, Staff: staff}.Register(mux)
-	httpapi.GroupsAPI{Registry: &group.Registry{
-		Store: store, Lists: store, Grids: settings, Vault: vault, Now: now, JoinURL: JoinURL,
-	}, Staff: staff}.Register(mux)
+	httpapi.GroupsAPI{JoinsPerAddress: limit(rules.JoinsPerAddress), Registry: &group.Registry{
+		Store: store, Lists: store, Grids: settings, Vault: vault, Now: now, JoinURL: JoinURL, Gate: limit(rules.JoinsPerPerson),
+	}, Audit: gridwork.Auditor{Log: store, Now: now}, Staff: staff}.Register(mux)
 	httpapi.HealthAPI{Feed: &healthfeed.Feed{
 		Store: wakeOnHealth{Store: store, wake: sys.wakeDelivery}, Groups: store, Homes: store, Grids: settings, Vault: vault, Now: now, Retention: Retention,
 	}, Staff: staff}.Register(mux)
 	httpapi.RefreshAPI{Planner: sys.Planner, Runs: store, Staff: staff}.Register(mux)
 	httpapi.NewRegistryAPI(store, settings, vault, now, SearchScope, staff).Register(mux)
-	sys.reconciles = newReconcileJobs(&worklist.Reconciler{Lists: store, Registry: store, Vault: vault, Now: now}, 2*time.Second)
-	httpapi.NewWorklistAPI(store, settings, vault, now, staff, sys.reconciles).Register(mux)
-	httpapi.NewFollowUpsAPI(store, settings, vault, now, staff).Register(mux)
+	sys.reconciles = newReconcileJobs(&worklist.Reconciler{Lists: store, Registry: store, Vault: vault, Now: now, Retention: Retention}, 2*time.Second)
+	httpapi.NewWorklistAPI(store, settings, vault, now, staff, sys.reconciles).WithRetention(Retention).Register(mux)
+	httpapi.NewFollowUpsAPI(store, settings, vault, now, staff).WithRetention(Retention).Register(mux)
 	httpapi.StatsAPI{Source: store, Grids: settings, Deadlines: report.DefaultDeadlines(), Staff: staff}.Register(mux)
 	site.Register(mux)
 	// The local runner's window on the phone network: what was "sent".
 	mux.HandleFunc("GET /dev/sms", sys.Outbox.Handler().ServeHTTP)
 	sys.Routes = mux.patterns
-	sys.Handler = httpapi.Logged(mux)
+	sys.Handler = httpapi.Logged(httpapi.Bounded(mux))
 	// A data dir from before the registry existed gets the demo registry
 	// too; its file marks it as loaded.
 	if _, err := os.Stat(filepath.Join(dataDir, DemoRegistryFile)); sys.Seeded || errors.Is(err, os.ErrNotExist) {
@@ -207,12 +224,14 @@ func (s *System) Close() error {
 // Deliver is the local fan-out: it sends due alerts whenever a report
 // queues one, and every second for retries; beside it, every minute, it
 // queues the grid workers' digests, so a long backlog does not hold them
-// up. It runs until ctx ends.
+// up; and on start and every SweepEvery it deletes expired data. It runs
+// until ctx ends.
 func (s *System) Deliver(ctx context.Context) {
 	var background sync.WaitGroup
 	background.Go(func() { s.queueDigests(ctx) })
 	background.Go(func() { s.shards.run(ctx) })
 	background.Go(func() { s.refreshDaily(ctx) })
+	background.Go(func() { s.sweepExpired(ctx) })
 	// The registry's search index lives in memory: build it now rather than
 	// on the first search.
 	background.Go(func() {
@@ -255,6 +274,37 @@ func (s *System) queueDigests(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// sweepExpired deletes expired data on start and every SweepEvery, as
+// DynamoDB's TTL does in the cloud.
+func (s *System) sweepExpired(ctx context.Context) {
+	tick := time.NewTicker(SweepEvery)
+	defer tick.Stop()
+	for {
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			slog.ErrorContext(ctx, "sweep expired data", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Sweep deletes what expired by the system's clock (embedded.SweepExpired)
+// and logs how much of each kind went.
+func (s *System) Sweep(ctx context.Context) (map[string]int, error) {
+	deleted, err := s.Store.SweepExpired(ctx, s.now())
+	if len(deleted) > 0 {
+		attrs := []any{}
+		for kind, n := range deleted {
+			attrs = append(attrs, kind, n)
+		}
+		slog.InfoContext(ctx, "swept expired data", attrs...)
+	}
+	return deleted, err
 }
 
 // refreshDaily plans each day's group refresh once the district clock

@@ -78,6 +78,7 @@ var ttlTables = map[string]string{
 	"TasksTable":        dynamo.TTLAttribute,
 	"AuditTable":        dynamo.TTLAttribute,
 	"SendBudgetTable":   ratelimit.TTLAttribute,
+	"RateLimitsTable":   ratelimit.TTLAttribute,
 }
 
 // keyless functions read no table and no key (the pages): no config, no
@@ -85,8 +86,9 @@ var ttlTables = map[string]string{
 var keyless = map[string]bool{"WebFunction": true}
 
 // scratchTables hold nothing worth keeping (the send budget's items live two
-// minutes): they need neither point-in-time recovery nor Retain.
-var scratchTables = map[string]bool{"SendBudgetTable": true}
+// minutes, the rate limits' counters a minute past their window): they need
+// neither point-in-time recovery nor Retain.
+var scratchTables = map[string]bool{"SendBudgetTable": true, "RateLimitsTable": true}
 
 // forbiddenEnv are read by the code but must never be set in the cloud:
 // KEYS_FILE is the local key file, DYNAMODB_ENDPOINT and SNS_ENDPOINT point
@@ -790,11 +792,11 @@ func TestTablesMatchTableSpecs(t *testing.T) {
 	// Naming each table by its logical id lets the specs say which is which.
 	specs := dynamo.TableSpecs(dynamo.Tables{
 		Reports: "ReportsTable", Alerts: "AlertsTable", Grids: "GridsTable", Rules: "RulesTable",
-		Groups: "GroupsTable", Members: "MembersTable", Health: "HealthTable", DailyLists: "DailyListsTable", RefreshRuns: "RefreshRunsTable",
+		Groups: "GroupsTable", Members: "MembersTable", Health: "HealthTable", DailyLists: "DailyListsTable", RefreshRuns: "RefreshRunsTable", DailyCounts: "DailyCountsTable",
 		Registry: "RegistryTable", RegistryIndex: "RegistryIndexTable", Imports: "ImportsTable", ImportErrors: "ImportErrorsTable",
 		Lists: "ListsTable", ListChunks: "ListChunksTable", Tasks: "TasksTable", Reconciliations: "ReconciliationsTable", Audit: "AuditTable",
 	})
-	specs = append(specs, ratelimit.TableSpec("SendBudgetTable"))
+	specs = append(specs, ratelimit.TableSpec("SendBudgetTable"), ratelimit.CountersTableSpec("RateLimitsTable"))
 	specByID := map[string]*awsTableSpec{}
 	for _, s := range specs {
 		specByID[*s.TableName] = s

@@ -111,8 +111,10 @@ type Limiter interface {
 // Dispatcher sends due alerts through a provider, each at most once in
 // every path but one: a sender that dies after the provider accepted the
 // message and before Settle leaves the alert "sending"; when its lease runs
-// out another sender sends it again. The lease is longer than the
-// provider's timeout, so a slow but live sender is not overtaken.
+// out another sender sends it again, unless the provider keeps receipts
+// (sms.Receipts: the local outbox) and says it has the message. The lease
+// is longer than the provider's timeout, so a slow but live sender is not
+// overtaken.
 type Dispatcher struct {
 	Ledger   Ledger
 	Vault    *pii.Vault
@@ -196,6 +198,15 @@ func (d *Dispatcher) Deliver(ctx context.Context, id string) (Status, error) {
 // could take the alert over while this one still sends.
 func (d *Dispatcher) send(ctx context.Context, a Alert, until time.Time) Outcome {
 	fail := func(reason string) Outcome { return Outcome{Status: Failed, Reason: reason, At: d.Now()} }
+	// An earlier claim that was not given back may have reached the
+	// provider without being recorded. A provider that keeps receipts says
+	// whether it did; if it cannot say, the alert is sent again (twice
+	// rather than never).
+	if r, ok := d.Provider.(sms.Receipts); ok && a.Attempts > 1 {
+		if id, sent, err := r.Receipt(ctx, a.ID); err == nil && sent {
+			return Outcome{Status: Sent, MessageID: id, At: d.Now()}
+		}
+	}
 	t, ok := lookup(a.Template)
 	if !ok {
 		return fail("unknown template " + a.Template)

@@ -194,3 +194,91 @@ func TestFaultsNothingLostNothingTwice(t *testing.T) {
 		t.Error("the crash window was never exercised")
 	}
 }
+
+// TestReceiptsCloseTheCrashWindow: with a provider that keeps receipts
+// (the local outbox, as the local server uses it), a sender that dies
+// between the send and its record leaves no duplicate: the next sender
+// finds the message in the provider's record and settles the alert sent.
+// The fault test above (its provider hides the receipts behind a wrapper)
+// shows the same deaths duplicating without them.
+func TestReceiptsCloseTheCrashWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "db"), embedded.WithoutFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	vault, err := pii.NewVault(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2022, 12, 5, 1, 0, 0, 0, time.UTC)}
+	const n = 200
+	for i := range n {
+		id := fmt.Sprintf("r%03d", i)
+		sealed, err := vault.Seal([]byte(phoneOf(i)), report.WelcomeAlertID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := report.Record{ID: id, GridCode: "g1", ListKey: report.ListKey(clk.Now(), id), Status: report.StatusNew, SubmittedAt: clk.Now()}
+		a := alert.Alert{
+			ID: report.WelcomeAlertID(id), Template: alert.ReportWelcome.Code, Params: map[string]string{"action": "抵达24小时内做1次核酸"},
+			RecipientSealed: sealed, ReportID: id, GridCode: "g1", Status: alert.Pending, CreatedAt: clk.Now(),
+		}
+		if _, _, err := store.Create(ctx, r, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "sms.jsonl")
+	ledger := &crashingLedger{Ledger: store, rng: rand.New(rand.NewPCG(8, 9)), rate: 0.3}
+	for round := 0; ; round++ {
+		if round == 50 {
+			t.Fatal("alerts still due after 50 rounds")
+		}
+		due, err := store.Due(ctx, clk.Now(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(due) == 0 {
+			break
+		}
+		// Each round a new process: the outbox is reopened from its file.
+		provider, err := outbox.Open(path, clk.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &alert.Dispatcher{Ledger: ledger, Vault: vault, Provider: provider, Limiter: ratelimit.NewLocal(0), Now: clk.Now}
+		_, _ = d.DeliverDue(ctx, n)
+		provider.Close()
+		clk.Advance(10 * time.Minute) // past every lease
+	}
+	provider, err := outbox.Open(path, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer provider.Close()
+	lines, err := provider.List(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sends := map[string]int{}
+	for _, l := range lines {
+		sends[l.AlertID]++
+	}
+	for i := range n {
+		id := report.WelcomeAlertID(fmt.Sprintf("r%03d", i))
+		a, err := store.Alert(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		receipt, _, _ := provider.Receipt(ctx, id)
+		if a.Status != alert.Sent || sends[id] != 1 || a.MessageID != receipt {
+			t.Errorf("%s: %s, message %q (the outbox's %q), %d lines; want sent once", id, a.Status, a.MessageID, receipt, sends[id])
+		}
+	}
+	if ledger.losses.Load() == 0 {
+		t.Error("no sender died between a send and its record")
+	}
+}

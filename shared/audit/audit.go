@@ -46,4 +46,7 @@ type Log interface {
 	Append(ctx context.Context, records []Record) error
 	// ByPerson lists a person's audit records, oldest first.
 	ByPerson(ctx context.Context, personKey string) ([]Record, error)
+	// ByActor lists what one actor (a token's subject) read or changed,
+	// oldest first.
+	ByActor(ctx context.Context, actor string) ([]Record, error)
 }

@@ -15,6 +15,7 @@ import (
 	"gridcode/shared/grid"
 	"gridcode/shared/pii"
 	"gridcode/shared/report"
+	"gridcode/shared/retention"
 	"gridcode/shared/risk"
 )
 
@@ -179,7 +180,7 @@ func (j *Job) queue(ctx context.Context, g grid.Grid, w time.Time, sum Summary, 
 		if err != nil {
 			return queued, fmt.Errorf("digest of grid %s: %w", g.Code, err)
 		}
-		a.GridCode, a.CreatedAt, a.ExpiresAt = g.Code, now.UTC(), now.Add(j.Retention).Unix()
+		a.GridCode, a.CreatedAt, a.ExpiresAt = g.Code, now.UTC(), retention.Until(j.Retention, now)
 		created, err := j.Outbox.Enqueue(ctx, a)
 		if err != nil {
 			return queued, fmt.Errorf("digest %s: %w", id, err)

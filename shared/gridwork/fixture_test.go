@@ -98,7 +98,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{
 		store: store, vault: vault, settings: settings,
 		followUps: gridwork.FollowUps{
-			Grids: settings, Deadlines: d, Now: fixed,
+			Grids: settings, Deadlines: d, Now: fixed, Audit: gridwork.Auditor{Log: store, Now: fixed},
 			Desk: &report.FollowUps{Reports: store, Updates: store, Grids: settings, Vault: vault, Deadlines: d, Now: fixed},
 		},
 	}

@@ -19,6 +19,7 @@ type FollowUps struct {
 	Desk      *report.FollowUps // reads, versions and seals; its Vault opens the notes
 	Grids     Grids
 	Deadlines report.Deadlines
+	Audit     Auditor
 	Now       func() time.Time
 }
 
@@ -62,6 +63,9 @@ func (f FollowUps) Record(ctx context.Context, c Caller, reportID string, in rep
 		return nil
 	})
 	if err != nil {
+		return Recorded{}, err
+	}
+	if err := f.Audit.Record(ctx, c, "report.follow_up", r.PersonLookup); err != nil {
 		return Recorded{}, err
 	}
 	views, err := report.OpenFollowUps(f.Desk.Vault, r)

@@ -49,17 +49,22 @@ type Auditor struct {
 	Now func() time.Time
 }
 
-func (a Auditor) record(ctx context.Context, c Caller, action string, personKeys ...string) error {
-	if len(personKeys) == 0 {
-		return nil
-	}
+// Record appends one record per person key: c did action to them now. An
+// empty key (a record from before keys were kept) names no one.
+func (a Auditor) Record(ctx context.Context, c Caller, action string, personKeys ...string) error {
 	now := a.Now().UTC()
 	recs := make([]audit.Record, 0, len(personKeys))
 	for _, k := range personKeys {
+		if k == "" {
+			continue
+		}
 		recs = append(recs, audit.Record{
 			ID: auditID(now), At: now, Actor: c.Subject, Role: string(c.Role), Action: action,
 			PersonKey: k, From: c.From, ExpiresAt: now.Add(AuditRetention).Unix(),
 		})
+	}
+	if len(recs) == 0 {
+		return nil
 	}
 	if err := a.Log.Append(ctx, recs); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)

@@ -97,7 +97,7 @@ func (s Search) Run(ctx context.Context, c Caller, q SearchQuery) ([]Found, erro
 		})
 		keys = append(keys, p.Key)
 	}
-	if err := s.Audit.record(ctx, c, "registry.search_result", keys...); err != nil {
+	if err := s.Audit.Record(ctx, c, "registry.search_result", keys...); err != nil {
 		return nil, err
 	}
 	return found, nil

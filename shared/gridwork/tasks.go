@@ -220,7 +220,7 @@ func (t Tasks) Visit(ctx context.Context, c Caller, id string, in VisitRequest) 
 	// A retry of the visit after this failed writes the record again:
 	// the log holds the write at least once.
 	if wrote != "" {
-		if err := t.Audit.record(ctx, c, "registry.write", wrote); err != nil {
+		if err := t.Audit.Record(ctx, c, "registry.write", wrote); err != nil {
 			return TaskView{}, err
 		}
 	}
@@ -259,7 +259,7 @@ func (t Tasks) views(ctx context.Context, c Caller, action string, tasks ...work
 		})
 		keys = append(keys, task.PersonKey)
 	}
-	if err := t.Audit.record(ctx, c, action, keys...); err != nil {
+	if err := t.Audit.Record(ctx, c, action, keys...); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -32,9 +32,10 @@ const DefaultNATLimit = 72 * time.Hour
 
 // ListRow is one member with what the feed knows of them.
 type ListRow struct {
-	IDType   idcard.Kind
-	Personal Personal
-	Status   *health.Status // nil: no health data
+	PersonKey string
+	IDType    idcard.Kind
+	Personal  Personal
+	Status    *health.Status // nil: no health data
 }
 
 // BuildList makes the daily list at now: abnormal members first (worst
@@ -43,7 +44,7 @@ func BuildList(rows []ListRow, now time.Time, natLimit time.Duration) (Summary, 
 	s := Summary{Members: len(rows)}
 	entries := make([]Entry, len(rows))
 	for i, r := range rows {
-		e := Entry{Name: r.Personal.Name, IDType: r.IDType, IDNumber: idcard.Mask(r.IDType, r.Personal.IDNumber)}
+		e := Entry{PersonKey: r.PersonKey, Name: r.Personal.Name, IDType: r.IDType, IDNumber: idcard.Mask(r.IDType, r.Personal.IDNumber)}
 		st := r.Status
 		if st == nil {
 			e.Reasons = []string{ReasonNoData}

@@ -159,6 +159,9 @@ type DailyList struct {
 
 // Entry is one member on a daily list, masked for every reader.
 type Entry struct {
+	// PersonKey is the member's (the roster's memberId), for the audit of
+	// who saw the list; lists built before it was kept have none.
+	PersonKey     string           `json:"personKey,omitempty"`
 	Name          string           `json:"name"`
 	IDType        idcard.Kind      `json:"idType"`
 	IDNumber      string           `json:"idNumber"` // masked

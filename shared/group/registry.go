@@ -32,6 +32,9 @@ type Registry struct {
 	// JoinURL is the self-join link a group's QR code opens, with the
 	// group id appended.
 	JoinURL string
+	// Gate is the per-person limit of self-joins (by the person key, as
+	// reports); nil admits every person.
+	Gate report.Gate
 }
 
 // Registration is the body of POST /v1/groups.
@@ -280,7 +283,8 @@ func (r *Registry) ReplaceRoster(ctx context.Context, p auth.Principal, id strin
 
 // Join records a self-join through the group's QR link, pending the
 // administrator's approval. Anyone with the link may ask; nothing is on
-// the roster until the administrator approves.
+// the roster until the administrator approves. A person over Gate's limit
+// is refused with Gate's error.
 func (r *Registry) Join(ctx context.Context, id string, row RosterRow) error {
 	if _, err := r.Store.GetGroup(ctx, id); err != nil {
 		return err
@@ -293,6 +297,13 @@ func (r *Registry) Join(ctx context.Context, id string, row RosterRow) error {
 	m, err := r.member(id, checked, Pending, now)
 	if err != nil {
 		return fmt.Errorf("join %s: %w", id, err)
+	}
+	// After the checks, so a bad request does not count against the
+	// person; a refusal stores nothing.
+	if r.Gate != nil {
+		if err := r.Gate.Admit(ctx, m.PersonKey); err != nil {
+			return err
+		}
 	}
 	return r.Store.PutJoinRequest(ctx, m)
 }

@@ -21,6 +21,7 @@ import (
 	"gridcode/shared/pii"
 	"gridcode/shared/registry"
 	"gridcode/shared/report"
+	"gridcode/shared/retention"
 )
 
 // MaxBatch is the most updates one request may carry.
@@ -75,7 +76,7 @@ type Feed struct {
 	Grids     Grids
 	Vault     *pii.Vault
 	Now       func() time.Time
-	Retention time.Duration // how long the alerts are kept
+	Retention time.Duration // how long the alerts are kept; zero means retention.Default
 }
 
 // maxAttempts bounds the re-reads after a concurrent write to the same
@@ -302,7 +303,7 @@ func (f *Feed) alerts(ctx context.Context, u pending, now time.Time) ([]alert.Al
 		if err != nil {
 			return err
 		}
-		a.GridCode, a.CreatedAt, a.ExpiresAt = gridCode, now.UTC(), now.Add(f.Retention).Unix()
+		a.GridCode, a.CreatedAt, a.ExpiresAt = gridCode, now.UTC(), retention.Until(f.Retention, now)
 		out = append(out, a)
 		return nil
 	}

@@ -60,15 +60,17 @@ func (s Staff) answerCaller(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // RegistryAPI serves the population registry: search, and the imports'
-// progress and refused rows.
+// progress and refused rows; and the audit trail of who read whom.
 type RegistryAPI struct {
 	Search  gridwork.Search
 	Imports registry.ImportStore
+	Trail   gridwork.Trail
 	Staff   Staff
 }
 
 // Register mounts the routes on mux.
 func (a RegistryAPI) Register(mux Router) {
+	mux.HandleFunc("GET /v1/audit", a.audit)
 	mux.HandleFunc("GET /v1/registry/search", a.search)
 	mux.HandleFunc("GET /v1/registry/imports/{importId}", a.importRun)
 	mux.HandleFunc("GET /v1/registry/imports/{importId}/errors", a.importErrors)
@@ -86,6 +88,19 @@ func (a RegistryAPI) search(w http.ResponseWriter, r *http.Request) {
 			PhoneLast4: q.Get("phoneLast4"), IDLast4: q.Get("idLast4"), Limit: limit,
 		})
 		return map[string]any{"results": found}, err
+	})
+}
+
+// audit lists the audit records of a person (?person=, their document
+// number or person key; &idType=) or of a staff member (?actor=), or both.
+func (a RegistryAPI) audit(w http.ResponseWriter, r *http.Request) {
+	a.Staff.answerCaller(w, r, http.StatusOK, func(c gridwork.Caller) (any, error) {
+		q := r.URL.Query()
+		records, err := a.Trail.Find(r.Context(), c, gridwork.TrailQuery{Person: q.Get("person"), IDType: q.Get("idType"), Actor: q.Get("actor")})
+		if records == nil {
+			records = []audit.Record{}
+		}
+		return map[string]any{"records": records}, err
 	})
 }
 
@@ -424,6 +439,7 @@ func NewRegistryAPI(store RegistryStores, grids gridwork.Grids, vault *pii.Vault
 			Audit: gridwork.Auditor{Log: store, Now: now}, Scope: scope,
 		},
 		Imports: store,
+		Trail:   gridwork.Trail{Log: store, Vault: vault, Now: now},
 		Staff:   staff,
 	}
 }
@@ -467,6 +483,7 @@ func NewWorklistAPI(store WorklistStores, grids gridwork.Grids, vault *pii.Vault
 type FollowUpStores interface {
 	report.Store
 	report.FollowUpStore
+	audit.Log
 }
 
 // NewFollowUpsAPI wires the follow-up routes; vault seals and opens the
@@ -475,7 +492,7 @@ func NewFollowUpsAPI(store FollowUpStores, grids gridwork.Grids, vault *pii.Vaul
 	d := report.DefaultDeadlines()
 	return FollowUpsAPI{
 		FollowUps: gridwork.FollowUps{
-			Grids: grids, Deadlines: d, Now: now,
+			Grids: grids, Deadlines: d, Now: now, Audit: gridwork.Auditor{Log: store, Now: now},
 			Desk: &report.FollowUps{Reports: store, Updates: store, Grids: grids, Vault: vault, Deadlines: d, Now: now},
 		},
 		Staff: staff,

@@ -6,10 +6,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
 	"gridcode/shared/fields"
+	"gridcode/shared/gridwork"
 	"gridcode/shared/group"
 	"gridcode/shared/group/export"
 	"gridcode/shared/qr"
@@ -23,7 +25,12 @@ const MaxGroupBody = 4 << 10
 // and the daily list.
 type GroupsAPI struct {
 	Registry *group.Registry
+	Audit    gridwork.Auditor // who saw a roster or a daily list
 	Staff    Staff
+	// JoinsPerAddress limits the public self-joins of one client address
+	// (ClientKey), counted before the body is read; the per-person limit
+	// is Registry.Gate.
+	JoinsPerAddress Limit
 }
 
 // Register mounts the routes on mux.
@@ -108,8 +115,16 @@ func (a GroupsAPI) qr(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a GroupsAPI) roster(w http.ResponseWriter, r *http.Request) {
-	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
-		return a.Registry.Roster(r.Context(), p, r.PathValue("groupId"))
+	a.Staff.answerCaller(w, r, http.StatusOK, func(c gridwork.Caller) (any, error) {
+		roster, err := a.Registry.Roster(r.Context(), c.Principal, r.PathValue("groupId"))
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		for _, m := range slices.Concat(roster.Members, roster.Pending) {
+			keys = append(keys, m.MemberID)
+		}
+		return roster, a.Audit.Record(r.Context(), c, "group.roster", keys...)
 	})
 }
 
@@ -154,6 +169,9 @@ func (a GroupsAPI) card(w http.ResponseWriter, r *http.Request) {
 
 // join is public: the group's QR code opens it.
 func (a GroupsAPI) join(w http.ResponseWriter, r *http.Request) {
+	if !a.JoinsPerAddress.admitClient(w, r) {
+		return
+	}
 	var row group.RosterRow
 	if decodeJSON(w, r, MaxGroupBody, &row) != nil {
 		return
@@ -173,7 +191,7 @@ func (a GroupsAPI) approve(w http.ResponseWriter, r *http.Request) {
 
 // daily serves a day's list (today by default) as JSON, CSV or XLSX.
 func (a GroupsAPI) daily(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Staff.principal(r)
+	c, err := a.Staff.caller(r)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -193,7 +211,18 @@ func (a GroupsAPI) daily(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_query", fields.Problem{Field: "format", Reason: "unknown"})
 		return
 	}
-	d, err := a.Registry.Daily(r.Context(), p, r.PathValue("groupId"), date)
+	d, err := a.Registry.Daily(r.Context(), c.Principal, r.PathValue("groupId"), date)
+	if err == nil {
+		action := "group.daily_list"
+		if format == "csv" || format == "xlsx" {
+			action = "group.daily_export"
+		}
+		keys := make([]string, len(d.Entries))
+		for i, e := range d.Entries {
+			keys[i] = e.PersonKey
+		}
+		err = a.Audit.Record(r.Context(), c, action, keys...)
+	}
 	if err != nil {
 		fail(w, r, err)
 		return

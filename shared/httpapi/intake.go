@@ -10,6 +10,10 @@ import (
 // code) and POST /v1/grids/{gridCode}/reports (a grid's own code).
 type IntakeAPI struct {
 	Intake *report.Intake
+	// PerAddress limits the reports of one client address (ClientKey),
+	// counted before the body is read; the per-person limit is
+	// Intake.Gate, counted once the body is checked.
+	PerAddress Limit
 }
 
 // Register mounts the routes on mux.
@@ -19,6 +23,9 @@ func (a IntakeAPI) Register(mux Router) {
 }
 
 func (a IntakeAPI) submit(w http.ResponseWriter, r *http.Request) {
+	if !a.PerAddress.admitClient(w, r) {
+		return
+	}
 	var s report.Submission
 	if decodeJSON(w, r, MaxReportBody, &s) != nil {
 		return

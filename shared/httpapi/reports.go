@@ -4,14 +4,16 @@ import (
 	"net/http"
 	"strconv"
 
-	"gridcode/shared/auth"
 	"gridcode/shared/fields"
+	"gridcode/shared/gridwork"
 	"gridcode/shared/report"
 )
 
-// ReportsAPI serves reports to staff: a grid's list and one report.
+// ReportsAPI serves reports to staff: a grid's list and one report. Each
+// person shown is audited.
 type ReportsAPI struct {
 	Reader *report.Reader
+	Audit  gridwork.Auditor
 	Staff  Staff
 }
 
@@ -22,7 +24,7 @@ func (a ReportsAPI) Register(mux Router) {
 }
 
 func (a ReportsAPI) list(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Staff.principal(r)
+	c, err := a.Staff.caller(r)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -37,7 +39,14 @@ func (a ReportsAPI) list(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	page, err := a.Reader.ListGrid(r.Context(), p, r.PathValue("gridCode"), f)
+	page, err := a.Reader.ListGrid(r.Context(), c.Principal, r.PathValue("gridCode"), f)
+	if err == nil {
+		keys := make([]string, len(page.Reports))
+		for i, v := range page.Reports {
+			keys[i] = v.PersonKey
+		}
+		err = a.Audit.Record(r.Context(), c, "report.list", keys...)
+	}
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -46,7 +55,11 @@ func (a ReportsAPI) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a ReportsAPI) get(w http.ResponseWriter, r *http.Request) {
-	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
-		return a.Reader.Get(r.Context(), p, r.PathValue("reportId"))
+	a.Staff.answerCaller(w, r, http.StatusOK, func(c gridwork.Caller) (any, error) {
+		v, err := a.Reader.Get(r.Context(), c.Principal, r.PathValue("reportId"))
+		if err != nil {
+			return nil, err
+		}
+		return v, a.Audit.Record(r.Context(), c, "report.view", v.PersonKey)
 	})
 }

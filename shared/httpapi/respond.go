@@ -50,9 +50,13 @@ func writeError(w http.ResponseWriter, status int, code string, problems ...fiel
 // text never reaches the client; unexpected errors are logged once here.
 func fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *fields.Error
+	var limited *RateLimited
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.Code, fe.Problems...)
+	case errors.As(err, &limited):
+		w.Header().Set("Retry-After", limited.retryAfterSeconds())
+		writeError(w, http.StatusTooManyRequests, "rate_limited")
 	case errors.Is(err, auth.ErrMissing), errors.Is(err, auth.ErrInvalid), errors.Is(err, auth.ErrExpired):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gridcode"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized")

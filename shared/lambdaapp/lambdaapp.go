@@ -112,7 +112,7 @@ func loadKeys(ctx context.Context, cfg aws.Config, k Keys) (secrets.Keyset, erro
 // ("/dev/v1/reports"); ServeHTTP takes it off before routing and keeps it
 // as the base path pages link under (httpapi.BasePath).
 func ServeHTTP(h http.Handler) {
-	adapter := httpadapter.NewV2(httpapi.Logged(h))
+	adapter := httpadapter.NewV2(httpapi.Logged(httpapi.Bounded(h)))
 	lambda.Start(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		base := StripStage(&ev)
 		return adapter.ProxyWithContext(httpapi.WithBasePath(ctx, base), ev)

@@ -1,6 +1,8 @@
-// Package ratelimit keeps SMS sends within a messages-per-second budget.
+// Package ratelimit keeps SMS sends within a messages-per-second budget
+// (Limiter: Local, Shared), and counts requests per key against an abuse
+// limit (Keyed: Memory, Counters; see keyed.go).
 //
-// Both limiters hand out slots: points in time spaced 1/mps apart, one per
+// The two SMS limiters hand out slots: points in time spaced 1/mps apart, one per
 // message, and make the caller sleep until its slot. As no two slots are
 // closer than 1/mps, no 1-second window holds more than mps sends, and under
 // load every slot is used. Local keeps the slots in memory (one process);

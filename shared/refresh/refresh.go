@@ -19,6 +19,7 @@ import (
 	"gridcode/shared/health"
 	"gridcode/shared/pii"
 	"gridcode/shared/report"
+	"gridcode/shared/retention"
 )
 
 // Shard is one queue message: some groups of one day's run.
@@ -252,7 +253,7 @@ func (w *Worker) Group(ctx context.Context, date, id string) error {
 		if err != nil {
 			return err
 		}
-		rows[i] = group.ListRow{IDType: m.IDType, Personal: p}
+		rows[i] = group.ListRow{PersonKey: m.PersonKey, IDType: m.IDType, Personal: p}
 		if rec, ok := records[m.PersonKey]; ok {
 			st, err := health.Open(w.Vault, rec)
 			if err != nil {
@@ -271,7 +272,7 @@ func (w *Worker) Group(ctx context.Context, date, id string) error {
 	if err != nil {
 		return err
 	}
-	list := group.DailyList{GroupID: id, Date: date, Summary: summary, Sealed: sealed, ComputedAt: now.UTC(), ExpiresAt: now.Add(w.Retention).Unix()}
+	list := group.DailyList{GroupID: id, Date: date, Summary: summary, Sealed: sealed, ComputedAt: now.UTC(), ExpiresAt: retention.Until(w.Retention, now)}
 	var alerts []alert.Alert
 	// The SMS says 今日: a day refreshed late (a past date run by hand)
 	// gets its list and no SMS.

@@ -89,8 +89,8 @@ var ErrConflict = errors.New("report: changed meanwhile")
 // FollowUpStore records follow-ups.
 type FollowUpStore interface {
 	// UpdateFollowUp stores r's follow-up fields (Status, GridCode,
-	// ListKey, ContactDue, FirstContactAt, ClosedAt, FollowUps, Version =
-	// fromVersion+1) if the stored report still has fromVersion, else
+	// ListKey, ContactDue, FirstContactAt, ClosedAt, FollowUps, ExpiresAt,
+	// Version = fromVersion+1) if the stored report still has fromVersion, else
 	// ErrConflict. Other fields, such as FollowUp set by the SMS ledger,
 	// are left as stored.
 	UpdateFollowUp(ctx context.Context, r Record, fromVersion int) error

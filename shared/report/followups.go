@@ -55,6 +55,9 @@ type FollowUps struct {
 	Vault     *pii.Vault    // seals the notes
 	Deadlines Deadlines     // zero means DefaultDeadlines
 	Lookback  time.Duration // of Overdue; zero means DefaultOverdueLookback
+	// Retention moves a report's ExpiresAt with each follow-up; zero means
+	// retention.Default.
+	Retention time.Duration
 	Now       func() time.Time
 }
 
@@ -152,6 +155,7 @@ func (f *FollowUps) Record(ctx context.Context, by, reportID string, in FollowUp
 		return Record{}, err
 	}
 	r.FollowUps = append(r.FollowUps, entry)
+	r.ExpiresAt = ExpiresAt(r, f.Retention)
 	from := r.Version
 	r.Version = from + 1
 	if err := f.Updates.UpdateFollowUp(ctx, r, from); err != nil {

@@ -37,8 +37,12 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
+// fixtureRetention is how long the fixture's reports are kept, after
+// they came in and after each follow-up.
+const fixtureRetention = 30 * 24 * time.Hour
+
 func newFollowUps(f fixture, clk *clock) *report.FollowUps {
-	return &report.FollowUps{Reports: f.store, Updates: f.store, Grids: f.settings, Vault: f.vault, Now: clk.Now}
+	return &report.FollowUps{Reports: f.store, Updates: f.store, Grids: f.settings, Vault: f.vault, Now: clk.Now, Retention: fixtureRetention}
 }
 
 // anyone is the access rule of tests about what a follow-up does, not who
@@ -146,6 +150,8 @@ func TestFollowUpOutcomes(t *testing.T) {
 				}
 			}
 			want := c.want(submitted)
+			// Every follow-up moves the expiry to the retention after it.
+			want.ExpiresAt = now.Add(c.steps[len(c.steps)-1].after + fixtureRetention).Unix()
 			stored, err := f.store.Get(ctx, submitted.ID)
 			if err != nil {
 				t.Fatal(err)

@@ -24,6 +24,13 @@ type Rules interface {
 	Guidance(ctx context.Context) (risk.Rules, error)
 }
 
+// Gate admits one more submission of a person or refuses it: the
+// per-person abuse limit. personKey is the person's keyed lookup
+// (PersonLookup), never the document number.
+type Gate interface {
+	Admit(ctx context.Context, personKey string) error
+}
+
 // Intake accepts reports.
 type Intake struct {
 	Store     Store
@@ -31,8 +38,9 @@ type Intake struct {
 	Vault     *pii.Vault
 	Areas     *area.Catalog
 	Now       func() time.Time
-	Retention time.Duration // how long reports and their alerts are kept
+	Retention time.Duration // of reports and their welcome SMS (ExpiresAt); zero means retention.Default
 	Deadlines Deadlines     // first-contact deadlines; zero means DefaultDeadlines
+	Gate      Gate          // the per-person limit; nil admits every person
 }
 
 // Receipt is what the reporter is told.
@@ -49,6 +57,12 @@ type Receipt struct {
 // scanned, or "" for the district-wide code. A second submission by the same
 // person for the same arrival date returns the first report and queues
 // nothing.
+//
+// A checked submission then passes Gate: a person over their limit is
+// refused with Gate's error and nothing stored, unless this is a
+// resubmission of a report already stored (a phone that retries, a person
+// who taps again), which is answered as any duplicate is. Bad submissions
+// are refused before Gate and do not count.
 func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Receipt, error) {
 	grids, err := in.Rules.Grids(ctx)
 	if err != nil {
@@ -63,6 +77,13 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 	checked, err := Check(s, now, in.Areas)
 	if err != nil {
 		return Receipt{}, err
+	}
+	id := ID(in.Vault, checked.IDType, checked.IDNumber, checked.ArrivalDate)
+	personKey := PersonLookup(in.Vault, checked.IDType, checked.IDNumber)
+	if in.Gate != nil {
+		if err := in.Gate.Admit(ctx, personKey); err != nil {
+			return in.refused(ctx, id, err)
+		}
 	}
 	gridCode, routedBy := grid.Unassigned, RoutedByNone
 	switch {
@@ -84,7 +105,6 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 	level, matches := list.Assess(checked.Visits())
 	advice := guidance.For(level)
 
-	id := ID(in.Vault, checked.IDType, checked.IDNumber, checked.ArrivalDate)
 	rec := Record{
 		ID:            id,
 		GridCode:      gridCode,
@@ -103,10 +123,10 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 		Status:        StatusNew,
 		SubmittedAt:   now.UTC(),
 		ContactDue:    in.Deadlines.ContactDue(now, level),
-		ExpiresAt:     now.Add(in.Retention).Unix(),
-		PersonLookup:  PersonLookup(in.Vault, checked.IDType, checked.IDNumber),
+		PersonLookup:  personKey,
 		PhoneLookup:   PhoneLookup(in.Vault, checked.Phone),
 	}
+	rec.ExpiresAt = ExpiresAt(rec, in.Retention)
 	personal := Personal{Name: checked.Name, IDNumber: checked.IDNumber, Phone: checked.Phone, Address: checked.Address}
 	if rec.Sealed, err = in.Vault.SealJSON(personal, id); err != nil {
 		return Receipt{}, fmt.Errorf("seal report %s: %w", id, err)
@@ -119,13 +139,25 @@ func (in *Intake) Submit(ctx context.Context, pathGrid string, s Submission) (Re
 	if err != nil {
 		return Receipt{}, fmt.Errorf("store report: %w", err)
 	}
-	return Receipt{
-		ReportID:  stored.ID,
-		RiskLevel: stored.RiskLevel,
-		Guidance:  stored.Guidance,
-		GridCode:  stored.GridCode,
-		Duplicate: !created,
-	}, nil
+	return receipt(stored, !created), nil
+}
+
+func receipt(r Record, duplicate bool) Receipt {
+	return Receipt{ReportID: r.ID, RiskLevel: r.RiskLevel, Guidance: r.Guidance, GridCode: r.GridCode, Duplicate: duplicate}
+}
+
+// refused answers a submission the gate refused: the stored report if it
+// is a resubmission of one, else the refusal. Only this path reads the
+// report first, so an admitted submission costs no extra read.
+func (in *Intake) refused(ctx context.Context, id string, refusal error) (Receipt, error) {
+	stored, err := in.Store.Get(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Receipt{}, refusal
+	case err != nil:
+		return Receipt{}, fmt.Errorf("read report %s after a refusal: %w", id, err)
+	}
+	return receipt(stored, true), nil
 }
 
 // WelcomeAlertID is the id of a report's welcome SMS: one per report, so a

@@ -57,7 +57,7 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	return fixture{
-		intake: &report.Intake{Store: store, Rules: settings, Vault: vault, Areas: areas, Now: func() time.Time { return now }, Retention: 30 * 24 * time.Hour},
+		intake: &report.Intake{Store: store, Rules: settings, Vault: vault, Areas: areas, Now: func() time.Time { return now }, Retention: fixtureRetention},
 		reader: &report.Reader{Store: store, Vault: vault},
 		store:  store, vault: vault, settings: settings,
 	}

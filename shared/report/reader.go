@@ -45,6 +45,8 @@ type View struct {
 	ClosedAt       time.Time      `json:"closedAt,omitzero"`
 	FollowUps      []FollowUpView `json:"followUps"`
 	Version        int            `json:"version"`
+	// PersonKey is whom the view shows, for the audit; never sent.
+	PersonKey string `json:"-"`
 }
 
 // ViewPage is one page of a grid's reports.
@@ -163,6 +165,7 @@ func (rd *Reader) view(r Record) (View, error) {
 		return View{}, err
 	}
 	return View{
+		PersonKey:      r.PersonLookup,
 		ReportID:       r.ID,
 		GridCode:       r.GridCode,
 		RoutedBy:       r.RoutedBy,

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"gridcode/shared/alert"
+	"gridcode/shared/dates"
 	"gridcode/shared/idcard"
 	"gridcode/shared/phone"
 	"gridcode/shared/pii"
+	"gridcode/shared/retention"
 	"gridcode/shared/risk"
 )
 
@@ -154,4 +156,19 @@ func (p Personal) Mask(kind idcard.Kind) Personal {
 	p.IDNumber = idcard.Mask(kind, p.IDNumber)
 	p.Phone = phone.Mask(p.Phone)
 	return p
+}
+
+// ExpiresAt is when a report expires (unix seconds): period
+// (retention.Or) after the latest of the start of its arrival day
+// (district time), when it came in, and its last follow-up. So an arrival
+// planned weeks ahead is kept past the day they come, a report being
+// followed up is kept while workers record what they do, and a closed one
+// is kept period after it was closed (closing is the last follow-up).
+func ExpiresAt(r Record, period time.Duration) int64 {
+	arrival, _ := dates.Start(r.ArrivalDate) // zero for no date: ignored
+	times := []time.Time{arrival, r.SubmittedAt, r.ClosedAt}
+	if n := len(r.FollowUps); n > 0 {
+		times = append(times, r.FollowUps[n-1].At)
+	}
+	return retention.Until(period, times...)
 }

@@ -24,6 +24,17 @@ type Provider interface {
 	Send(ctx context.Context, m Message) (messageID string, err error)
 }
 
+// Receipts is implemented by a provider that keeps its own record of the
+// messages it took, by alert id: the local outbox. Delivery asks it before
+// sending again an alert whose earlier claim lapsed, so a sender that died
+// after the provider took the message and before the ledger recorded it
+// leaves no second SMS. SNS keeps no such record: there the window stays.
+type Receipts interface {
+	// Receipt returns the message id the provider gave alertID's message,
+	// and whether it took one.
+	Receipt(ctx context.Context, alertID string) (messageID string, ok bool, err error)
+}
+
 // Errors a provider wraps, so delivery knows whether to try again.
 var (
 	// ErrPermanent: this message will never go through (opted out, not a

@@ -29,6 +29,8 @@ type Stats struct {
 }
 
 // Day counts the reports submitted on one district day by risk level.
+// The level fields' names are the levels' (risk.Level): the DynamoDB
+// adapter adds to the attribute a report's level names.
 type Day struct {
 	Date   string `json:"date"`
 	Total  int    `json:"total"`
@@ -36,6 +38,32 @@ type Day struct {
 	Low    int    `json:"low"`
 	Medium int    `json:"medium"`
 	High   int    `json:"high"`
+}
+
+// Add counts n reports of level; an unknown level counts as none.
+func (d *Day) Add(level risk.Level, n int) {
+	switch level {
+	case risk.Low:
+		d.Low += n
+	case risk.Medium:
+		d.Medium += n
+	case risk.High:
+		d.High += n
+	default:
+		d.None += n
+	}
+	d.Total += n
+}
+
+// keep folds a day's kept counts into its live ones. The kept counts
+// include every report stored since the store began counting, and the live
+// reports are those of them not yet expired, so per level the larger is
+// the day's count: the kept one, or the live one for reports stored
+// before counting began (until they expire too). Never the sum, which
+// would count a live report twice.
+func (d *Day) keep(k Day) {
+	d.None, d.Low, d.Medium, d.High = max(d.None, k.None), max(d.Low, k.Low), max(d.Medium, k.Medium), max(d.High, k.High)
+	d.Total = d.None + d.Low + d.Medium + d.High
 }
 
 // GridLoad is where one grid stands with the reports of the range.
@@ -65,7 +93,10 @@ type SMS struct {
 }
 
 // Build computes the statistics of the reports submitted in [from, to),
-// as they stand at now. grids names the grids; only those with a report
+// as they stand at now. The days count the reports kept (Source.KeptDays)
+// as well as the live ones, so a day's reports by risk level outlive the
+// reports' retention; everything else (grids, first contact, SMS) is of
+// the reports and alerts not yet expired. grids names the grids; only those with a report
 // in the range are listed, with the district's unassigned pool always
 // last. Pending and overdue count the range's reports only: a report
 // submitted before from is not counted, however late it is.
@@ -89,18 +120,7 @@ func Build(ctx context.Context, src Source, grids []grid.Grid, from, to, now tim
 		if r.SubmittedAt.Before(from) || !r.SubmittedAt.Before(to) {
 			return nil // the source's bounds are the contract; a stray row is not counted
 		}
-		day := &out.Days[dayIndex[dates.Today(r.SubmittedAt)]]
-		day.Total++
-		switch r.RiskLevel {
-		case risk.Low:
-			day.Low++
-		case risk.Medium:
-			day.Medium++
-		case risk.High:
-			day.High++
-		default:
-			day.None++
-		}
+		out.Days[dayIndex[dates.Today(r.SubmittedAt)]].Add(r.RiskLevel, 1)
 
 		load := loads[r.GridCode]
 		if load == nil {
@@ -129,6 +149,20 @@ func Build(ctx context.Context, src Source, grids []grid.Grid, from, to, now tim
 	})
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: reports: %w", err)
+	}
+	kept, err := src.KeptDays(ctx, out.From, out.To)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats: kept counts: %w", err)
+	}
+	for _, k := range kept {
+		i, ok := dayIndex[k.Date]
+		start, _ := dates.Start(k.Date)
+		end, _ := dates.Start(dates.AddDays(k.Date, 1))
+		// A kept count is of a whole day: a range that cuts a day counts
+		// that day's live reports only.
+		if ok && !start.Before(from) && !end.After(to) {
+			out.Days[i].keep(k)
+		}
 	}
 
 	byCode := make(map[string]grid.Grid, len(grids))

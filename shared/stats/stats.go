@@ -21,4 +21,11 @@ type Source interface {
 	AlertCounts(ctx context.Context, from, to time.Time) (map[alert.Status]int, error)
 	// OpenTaskCounts counts open and revisit tasks by reason.
 	OpenTaskCounts(ctx context.Context) (map[string]int, error)
+	// KeptDays returns the counts kept of the reports submitted on the
+	// district days from..to (YYYY-MM-DD, inclusive): each day's reports by
+	// risk level, counted by the store as it stored each report (Day.Add,
+	// in the same transaction), Total their sum. They hold no one's data
+	// and never expire, so a day keeps its counts after its reports are
+	// gone. Days without reports may be left out.
+	KeptDays(ctx context.Context, from, to string) ([]Day, error)
 }

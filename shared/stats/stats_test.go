@@ -24,8 +24,10 @@ type source struct {
 	reports    []report.Record
 	alerts     map[alert.Status]int
 	tasks      map[string]int
+	kept       []stats.Day
 	err        error
 	alertRange [2]time.Time
+	keptRange  [2]string
 }
 
 func (s *source) ReportsBetween(ctx context.Context, from, to time.Time, fn func(report.Record) error) error {
@@ -48,6 +50,11 @@ func (s *source) AlertCounts(ctx context.Context, from, to time.Time) (map[alert
 }
 
 func (s *source) OpenTaskCounts(ctx context.Context) (map[string]int, error) { return s.tasks, nil }
+
+func (s *source) KeptDays(ctx context.Context, from, to string) ([]stats.Day, error) {
+	s.keptRange = [2]string{from, to}
+	return s.kept, nil
+}
 
 // at is an instant given as district wall time.
 func at(day string, hour, minute int) time.Time {
@@ -159,6 +166,68 @@ func TestBuildCountsHandMadeReports(t *testing.T) {
 		if !strings.Contains(string(raw), part) {
 			t.Errorf("JSON lacks %s:\n%s", part, raw)
 		}
+	}
+}
+
+// The days count what the store kept of reports that have expired, the
+// live reports of days counted before the store kept counts, and never a
+// report twice.
+func TestBuildDaysWithKeptCounts(t *testing.T) {
+	t.Parallel()
+	live := func(id, day string, level risk.Level) report.Record {
+		return report.Record{ID: id, GridCode: g1, SubmittedAt: at(day, 9, 0), RiskLevel: level, Status: report.StatusClosed}
+	}
+	src := &source{
+		reports: []report.Record{
+			// The 5th: every report still there, and counted.
+			live("a", "2022-12-05", risk.High), live("b", "2022-12-05", risk.None),
+			// The 6th: one report left of three counted (two expired).
+			live("c", "2022-12-06", risk.Low),
+			// The 7th: stored before the store kept counts.
+			live("d", "2022-12-07", risk.Medium), live("e", "2022-12-07", risk.Medium),
+		},
+		kept: []stats.Day{
+			{Date: "2022-12-04", Total: 9, None: 9}, // before the range
+			{Date: "2022-12-05", Total: 2, None: 1, High: 1},
+			{Date: "2022-12-06", Total: 3, None: 1, Low: 2},
+			// The 8th: every report expired; partly kept before counting began
+			// would show as less, never as more.
+			{Date: "2022-12-08", Total: 4, Low: 1, High: 3},
+		},
+	}
+	from, to, err := stats.ParseRange("2022-12-05", "2022-12-08", at("2022-12-08", 12, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := stats.Build(context.Background(), src, grids, from, to, at("2022-12-08", 12, 0), report.DefaultDeadlines())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []stats.Day{
+		{Date: "2022-12-05", Total: 2, None: 1, High: 1},
+		{Date: "2022-12-06", Total: 3, None: 1, Low: 2},
+		{Date: "2022-12-07", Total: 2, Medium: 2},
+		{Date: "2022-12-08", Total: 4, Low: 1, High: 3},
+	}
+	if diff := cmp.Diff(want, got.Days); diff != "" {
+		t.Errorf("days (-want +got):\n%s", diff)
+	}
+	if src.keptRange != [2]string{"2022-12-05", "2022-12-08"} {
+		t.Errorf("kept counts read for %v, want the range's days", src.keptRange)
+	}
+	// Only the live reports are in the grids' loads.
+	if diff := cmp.Diff([]stats.GridLoad{{GridCode: g1, Name: "石冲社区第1网格", Community: "石冲社区", Town: "环市街道", Closed: 5}, {GridCode: grid.Unassigned}}, got.Grids); diff != "" {
+		t.Errorf("grids (-want +got):\n%s", diff)
+	}
+
+	// A range that cuts a day counts that day's live reports only: the
+	// kept counts are of whole days.
+	got, err = stats.Build(context.Background(), src, grids, at("2022-12-06", 8, 0), at("2022-12-07", 0, 0), at("2022-12-08", 12, 0), report.DefaultDeadlines())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]stats.Day{{Date: "2022-12-06", Total: 1, Low: 1}}, got.Days); diff != "" {
+		t.Errorf("days of a part of a day (-want +got):\n%s", diff)
 	}
 }
 

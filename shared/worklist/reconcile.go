@@ -17,11 +17,25 @@ import (
 	"gridcode/shared/grid"
 	"gridcode/shared/pii"
 	"gridcode/shared/registry"
+	"gridcode/shared/retention"
 )
 
 // DefaultRetention is how long a task, and an uploaded list, is kept: the
 // lists carry personal data and are only worth a few weekly rounds.
-const DefaultRetention = 28 * 24 * time.Hour
+const DefaultRetention = retention.Default
+
+// TaskExpiresAt is when a task expires, with its visits (unix seconds):
+// period (retention.Or) after the latest of its creation, the start of its
+// due day (a revisit planned ahead is kept past it) and its last visit
+// (the one that closed it, for a closed task).
+func TaskExpiresAt(t Task, period time.Duration) int64 {
+	due, _ := dates.Start(t.DueOn) // zero for no date: ignored
+	times := []time.Time{t.CreatedAt, due}
+	if n := len(t.Visits); n > 0 {
+		times = append(times, t.Visits[n-1].At)
+	}
+	return retention.Until(period, times...)
+}
 
 // CodeInvalidReconciliation refuses a comparison of a list with itself.
 const CodeInvalidReconciliation = "invalid_reconciliation"
@@ -379,18 +393,14 @@ func (tb *taskBuilder) build(ctx context.Context, unit []missing) ([]Task, error
 			return nil, err
 		}
 	}
-	retention := tb.rc.Retention
-	if retention <= 0 {
-		retention = DefaultRetention
-	}
 	today := dates.Today(tb.now)
 	tasks := make([]Task, 0, len(unit))
 	for _, m := range unit {
 		t := Task{
 			ID: TaskID(v, tb.a, tb.b, m.key), Reason: tb.reason, ListA: tb.a, ListB: tb.b, PersonKey: m.key,
 			Status: TaskOpen, DueOn: today, Version: 1, CreatedAt: tb.now.UTC(), UpdatedAt: tb.now.UTC(),
-			ExpiresAt: tb.now.Add(retention).Unix(),
 		}
+		t.ExpiresAt = TaskExpiresAt(t, tb.rc.Retention)
 		p, inRegistry := tb.people[m.key]
 		switch {
 		case inRegistry && p.GridCode != "" && p.GridCode != grid.Unassigned:

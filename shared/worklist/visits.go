@@ -79,6 +79,9 @@ type Desk struct {
 	Vault    *pii.Vault
 	Grids    *grid.Directory
 	Now      func() time.Time
+	// Retention moves a task's ExpiresAt with each visit (TaskExpiresAt);
+	// zero means retention.Default.
+	Retention time.Duration
 }
 
 // Get returns a task; ErrNotFound for an unknown id.
@@ -152,6 +155,7 @@ func (d *Desk) Visit(ctx context.Context, by, taskID string, in VisitInput) (t T
 	} else {
 		t.Status = TaskClosed
 	}
+	t.ExpiresAt = TaskExpiresAt(t, d.Retention)
 	// The stores name the task and the version in their errors.
 	if err := d.Tasks.UpdateTask(ctx, t, from); err != nil {
 		return Task{}, "", err

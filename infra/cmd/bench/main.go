@@ -61,6 +61,9 @@ type options struct {
 	skipPages     bool
 	pageLoads     int
 	only          string
+
+	skipCrash       bool
+	crashIterations int
 }
 
 func main() {
@@ -83,7 +86,9 @@ func main() {
 	flag.BoolVar(&o.skipGridwork, "skip-gridwork", false, "skip the grid-work rows (registry import and search, reconciliation)")
 	flag.BoolVar(&o.skipPages, "skip-pages", false, "skip the report form's load in headless Chromium")
 	flag.IntVar(&o.pageLoads, "page-loads", 50, "loads of the report form (and of the start page) timed")
-	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed), "gridwork" (registry import and search, reconciliation) or "pages" (the report form in Chromium)`)
+	flag.BoolVar(&o.skipCrash, "skip-crash", false, "skip the crash test (the local server killed and restarted)")
+	flag.IntVar(&o.crashIterations, "crash-iterations", 200, "kills of the local server in the crash test")
+	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed), "gridwork" (registry import and search, reconciliation), "pages" (the report form in Chromium) or "crash" (the crash test)`)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	var err, derr error
@@ -93,8 +98,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	if o.only != "" && o.only != "groups" && o.only != "gridwork" && o.only != "pages" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\", \"gridwork\" or \"pages\"\n", o.only)
+	if o.only != "" && o.only != "groups" && o.only != "gridwork" && o.only != "pages" && o.only != "crash" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\", \"gridwork\", \"pages\" or \"crash\"\n", o.only)
 		os.Exit(2)
 	}
 	if *cpuProfile != "" {
@@ -214,6 +219,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		rows = append(rows, r)
 	}
+	// The crash row is printed whatever the test found; what it found
+	// fails the run after the table.
+	var crashErr error
+	if o.only == "crash" || others && !o.skipCrash {
+		r, err := benchCrash(ctx, o.crashIterations)
+		if r.what == "" {
+			return err
+		}
+		rows = append(rows, r)
+		crashErr = err
+	}
 
 	fmt.Fprintf(out, "gridcode bench, %s, %d CPUs, %s%s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), loadNote(loadBefore, loadAverage()))
 	fmt.Fprintln(out, "| measure | result | baseline (same run) | ratio |")
@@ -221,7 +237,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	for _, r := range rows {
 		fmt.Fprintf(out, "| %s | %s | %s | %s |\n", r.what, r.result, r.baseline, r.ratio)
 	}
-	return nil
+	return crashErr
 }
 
 func communityNames() ([]string, error) {
@@ -266,7 +282,8 @@ func benchEmbedded(ctx context.Context, o options, bodies func(int64, int) ([][]
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	sys, err := local.Open(ctx, filepath.Join(dir, "intake"), time.Now)
+	// 64 clients on one address: no per-address limit.
+	sys, err := local.OpenWith(ctx, filepath.Join(dir, "intake"), time.Now, httpapi.PublicRules{})
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +358,7 @@ func rawRecords(n int) []rawRecord {
 }
 
 func benchDynamo(ctx context.Context, client *dynamodb.Client, o options, bodies func(int64, int) ([][]byte, error), today string) (row, error) {
-	tables := dynamo.Tables{Reports: "bench-reports", Alerts: "bench-alerts", Grids: "bench-grids", Rules: "bench-rules"}
+	tables := dynamo.Tables{Reports: "bench-reports", Alerts: "bench-alerts", Grids: "bench-grids", Rules: "bench-rules", DailyCounts: "bench-daily-counts"}
 	if err := dynamo.CreateTables(ctx, client, tables); err != nil {
 		return row{}, err
 	}
@@ -435,7 +452,7 @@ func benchHandlerCPU(ctx context.Context, bodies func(int64, int) ([][]byte, err
 		return row{}, err
 	}
 	defer os.RemoveAll(dir)
-	sys, err := local.Open(ctx, dir, time.Now, embedded.WithoutFsync())
+	sys, err := local.OpenWith(ctx, dir, time.Now, httpapi.PublicRules{}, embedded.WithoutFsync())
 	if err != nil {
 		return row{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"gridcode/shared/alert"
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
+	"gridcode/shared/httpapi"
 	"gridcode/shared/secrets"
 	"gridcode/shared/store/dynamo"
 	"gridcode/shared/store/embedded"
@@ -33,7 +35,7 @@ import (
 const usage = `usage: gridcode <command> [flags]
 
 commands:
-  serve   run the whole system on the embedded store (PORT, DATA_DIR)
+  serve   run the whole system on the embedded store (PORT, DATA_DIR; RATE_LIMITS=off for load tests)
   token   print a staff bearer token: token --role district_admin | --role grid_worker --grid <gridCode>
           | --role group_admin --group <groupId> | --role health_feed
   refresh build every group's daily list for a day now: refresh [--date YYYY-MM-DD] (the server
@@ -101,13 +103,22 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	port := fs.String("port", envOr("PORT", "8080"), "port on 127.0.0.1 (env PORT)")
 	dataDir := fs.String("data-dir", envOr("DATA_DIR", ".data"), "data directory (env DATA_DIR)")
+	limits := fs.String("rate-limits", envOr("RATE_LIMITS", "on"), "the public writes' limits per address and per person: on (the cloud's defaults) or off, for load tests from one address (env RATE_LIMITS)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	rules := httpapi.DefaultPublicRules()
+	switch *limits {
+	case "on":
+	case "off":
+		rules = httpapi.PublicRules{}
+	default:
+		return fmt.Errorf("serve: --rate-limits %q: want on or off", *limits)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sys, err := local.Open(ctx, *dataDir, time.Now)
+	sys, err := local.OpenWith(ctx, *dataDir, time.Now, rules)
 	if err != nil {
 		return err
 	}
@@ -128,14 +139,21 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "group lists are refreshed every day at 06:00 Asia/Shanghai (and on start if missed)\n")
 	fmt.Fprintf(stdout, "registry search: GET /v1/registry/search; a whole registry: stop the server, bin/gridcode import registry FILE\n")
 	// Bodies are at most 16 KiB: slow clients on a phone network still fit.
+	// Headers as API Gateway bounds them (10 KiB with the request line).
 	srv := &http.Server{
 		Handler:           sys.Handler,
+		MaxHeaderBytes:    16 << 10,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	go sys.Deliver(ctx)
+	// Delivery stops, and its sends settle, before the store closes (the
+	// defer above runs last): a stop is not a kill.
+	deliverCtx, stopDelivery := context.WithCancel(ctx)
+	var delivering sync.WaitGroup
+	delivering.Go(func() { sys.Deliver(deliverCtx) })
+	defer func() { stopDelivery(); delivering.Wait() }()
 	fmt.Fprintf(stdout, "SMS are written to %s and listed at GET /dev/sms\n", filepath.Join(*dataDir, local.OutboxFile))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -10,6 +10,10 @@
 // carry the number, as with every provider.
 //
 // WithFaults makes Send fail at a set rate, for testing delivery's retries.
+//
+// The provider answers sms.Receipts from the file: delivery asks it before
+// sending again an alert whose sender died, so a crash between writing a
+// line and recording it in the ledger does not write a second line.
 package outbox
 
 import (
@@ -74,12 +78,16 @@ type Provider struct {
 	faults Faults
 	rng    *rand.Rand // nil without faults
 
-	mu   sync.Mutex
-	f    *os.File // nil once closed
-	sent int      // lines in the file, numbering the ids
+	mu       sync.Mutex
+	f        *os.File          // nil once closed
+	sent     int               // lines in the file, numbering the ids
+	receipts map[string]string // alert id -> the id of its first line
 }
 
-var _ sms.Provider = (*Provider)(nil)
+var (
+	_ sms.Provider = (*Provider)(nil)
+	_ sms.Receipts = (*Provider)(nil)
+)
 
 // ErrClosed is returned by Send and List after Close.
 var ErrClosed = errors.New("outbox: closed")
@@ -111,7 +119,31 @@ func Open(path string, now func() time.Time, opts ...Option) (*Provider, error) 
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	p.sent = len(lines)
+	p.receipts = make(map[string]string, len(lines))
+	for i, l := range lines {
+		p.receipt(l.AlertID, i+1)
+	}
 	return p, nil
+}
+
+// receipt records the id of alertID's first line. Called with mu held, or
+// before p is shared.
+func (p *Provider) receipt(alertID string, n int) {
+	if _, ok := p.receipts[alertID]; !ok && alertID != "" {
+		p.receipts[alertID] = "local-" + strconv.Itoa(n)
+	}
+}
+
+// Receipt implements sms.Receipts: the id Send gave alertID's first line,
+// in this process or before it (the file's lines are read on Open).
+func (p *Provider) Receipt(ctx context.Context, alertID string) (string, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.f == nil {
+		return "", false, fmt.Errorf("outbox: receipt of alert %s: %w", alertID, ErrClosed)
+	}
+	id, ok := p.receipts[alertID]
+	return id, ok, nil
 }
 
 // endTornLine closes a last line a crash left without its newline, so the
@@ -160,6 +192,7 @@ func (p *Provider) Send(ctx context.Context, m sms.Message) (string, error) {
 		return "", fmt.Errorf("outbox: send alert %s: %w", m.AlertID, err)
 	}
 	p.sent++
+	p.receipt(m.AlertID, p.sent)
 	return "local-" + strconv.Itoa(p.sent), nil
 }
 

@@ -364,3 +364,58 @@ func TestClosed(t *testing.T) {
 		t.Errorf("List after Close: %v, want ErrClosed", err)
 	}
 }
+
+// Receipt names the first line of an alert, in the process that wrote it
+// and after a reopen (a restarted server), torn lines notwithstanding; a
+// failed send leaves none.
+func TestReceipt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p, path := open(t, outbox.WithFaults(outbox.Faults{Permanent: map[string]bool{msg(3).To: true}}))
+	var ids []string
+	for _, i := range []int{1, 2, 1} {
+		id, err := p.Send(ctx, msg(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := p.Send(ctx, msg(3)); err == nil {
+		t.Fatal("send to a failing number succeeded")
+	}
+	check := func(p *outbox.Provider, when string) {
+		t.Helper()
+		for _, c := range []struct {
+			alert, id string
+			ok        bool
+		}{{"A1", ids[0], true}, {"A2", ids[1], true}, {"A3", "", false}, {"A4", "", false}} {
+			id, ok, err := p.Receipt(ctx, c.alert)
+			if err != nil || ok != c.ok || id != c.id {
+				t.Errorf("%s: Receipt(%s) = %q, %v, %v; want %q, %v", when, c.alert, id, ok, err, c.id, c.ok)
+			}
+		}
+	}
+	check(p, "after sending")
+	p.Close()
+	// A crash tore a line; the reopened file numbers its lines as before.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"alertId":"A4","to":`)
+	f.Close()
+	p, err = outbox.Open(path, tick())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	check(p, "after reopening")
+	id, err := p.Send(ctx, msg(5))
+	if got, ok, _ := p.Receipt(ctx, "A5"); err != nil || !ok || got != id {
+		t.Errorf("a send after reopening: %q %v; Receipt %q %v", id, err, got, ok)
+	}
+	p.Close()
+	if _, _, err := p.Receipt(ctx, "A1"); !errors.Is(err, outbox.ErrClosed) {
+		t.Errorf("Receipt after Close: %v, want ErrClosed", err)
+	}
+}

@@ -17,6 +17,10 @@ import (
 // The audit table: key personKey + auditId, TTL expiresAt. A person's
 // records are one partition, by id, which is time-ordered.
 
+// AuditActorIndex is the audit table's GSI by actor (actor, auditId, all
+// attributes): what one staff member read or changed.
+const AuditActorIndex = "byActor"
+
 // auditWorkers bounds the concurrent writes of one Append (a search
 // result audits up to a page of people at once).
 const auditWorkers = 8
@@ -65,12 +69,27 @@ func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 
 // ByPerson implements audit.Log with a Query of the person's partition.
 func (s *Store) ByPerson(ctx context.Context, personKey string) ([]audit.Record, error) {
-	out, err := queryAll[audit.Record](ctx, s, &dynamodb.QueryInput{
+	return s.auditQuery(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Audit),
 		KeyConditionExpression:    aws.String("personKey = :k"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":k": sAttr(personKey)},
 		ConsistentRead:            aws.Bool(true),
-	}, "audit records")
+	})
+}
+
+// ByActor implements audit.Log with a Query of the byActor index (all
+// attributes projected; eventually consistent, as every index).
+func (s *Store) ByActor(ctx context.Context, actor string) ([]audit.Record, error) {
+	return s.auditQuery(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.tables.Audit),
+		IndexName:                 aws.String(AuditActorIndex),
+		KeyConditionExpression:    aws.String("actor = :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": sAttr(actor)},
+	})
+}
+
+func (s *Store) auditQuery(ctx context.Context, in *dynamodb.QueryInput) ([]audit.Record, error) {
+	out, err := queryAll[audit.Record](ctx, s, in, "audit records")
 	if err != nil {
 		return nil, err
 	}

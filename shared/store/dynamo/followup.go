@@ -19,7 +19,8 @@ import (
 // stays as stored.
 var followUpAttributes = []string{
 	"status", "gridCode", "listKey", "contactDue", "firstContactAt", "closedAt", "followUps",
-	"version", // last: the condition names it
+	TTLAttribute, // a follow-up moves the report's expiry (report.ExpiresAt)
+	"version",    // last: the condition names it
 }
 
 // UpdateFollowUp implements report.FollowUpStore with one conditional

@@ -31,7 +31,7 @@ func freshGroupTables(t *testing.T) (*dynamodb.Client, Tables) {
 	n := tableSeq.Add(1)
 	name := func(s string) string { return fmt.Sprintf("t%d-%s", n, s) }
 	tables := Tables{
-		Reports: name("reports"), Alerts: name("alerts"), Grids: name("grids"), Rules: name("rules"),
+		Reports: name("reports"), Alerts: name("alerts"), Grids: name("grids"), Rules: name("rules"), DailyCounts: name("daily-counts"),
 		Groups: name("groups"), Members: name("members"), Health: name("health"),
 		DailyLists: name("daily-lists"), RefreshRuns: name("refresh-runs"),
 	}

@@ -27,7 +27,7 @@ func freshWorkTables(t *testing.T) (*dynamodb.Client, Tables) {
 	n := tableSeq.Add(1)
 	name := func(s string) string { return fmt.Sprintf("t%d-%s", n, s) }
 	tables := Tables{
-		Reports: name("reports"), Alerts: name("alerts"), Grids: name("grids"), Rules: name("rules"),
+		Reports: name("reports"), Alerts: name("alerts"), Grids: name("grids"), Rules: name("rules"), DailyCounts: name("daily-counts"),
 		Registry: name("registry"), RegistryIndex: name("registry-index"), Imports: name("imports"),
 		ImportErrors: name("import-errors"), Lists: name("lists"), ListChunks: name("list-chunks"),
 		Tasks: name("tasks"), Reconciliations: name("reconciliations"), Audit: name("audit"),

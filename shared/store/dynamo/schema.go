@@ -157,10 +157,19 @@ func TableSpecs(t Tables) []*dynamodb.CreateTableInput {
 			KeySchema:            []types.KeySchemaElement{hash("reconciliationId")},
 		},
 		{
+			TableName:            aws.String(t.DailyCounts),
+			BillingMode:          types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{s("month"), s("dayShard")},
+			KeySchema:            []types.KeySchemaElement{hash("month"), rng("dayShard")},
+		},
+		{
 			TableName:            aws.String(t.Audit),
 			BillingMode:          types.BillingModePayPerRequest,
-			AttributeDefinitions: []types.AttributeDefinition{s("personKey"), s("auditId")},
+			AttributeDefinitions: []types.AttributeDefinition{s("personKey"), s("auditId"), s("actor")},
 			KeySchema:            []types.KeySchemaElement{hash("personKey"), rng("auditId")},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+				{IndexName: aws.String(AuditActorIndex), KeySchema: []types.KeySchemaElement{hash("actor"), rng("auditId")}, Projection: all},
+			},
 		},
 	}
 	// A deployment or test names only the tables it uses.

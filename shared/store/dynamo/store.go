@@ -40,6 +40,9 @@ type Tables struct {
 	Health      string
 	DailyLists  string
 	RefreshRuns string
+	// DailyCounts keeps each day's reports by risk level (see stats.go):
+	// every function that creates reports, and the statistics, name it.
+	DailyCounts string
 	// Grid work (see registry.go, worklist.go, audit.go).
 	Registry        string
 	RegistryIndex   string
@@ -163,6 +166,7 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 				Item:                aitem,
 				ConditionExpression: aws.String("attribute_not_exists(alertId)"),
 			}},
+			{Update: s.countReport(r)},
 		},
 		// The SDK retries a timed-out call with the same token, so a write
 		// that did commit is not reported back as a duplicate.

@@ -22,7 +22,7 @@ func freshTables(t *testing.T) (*Store, Tables) {
 	n := tableSeq.Add(1)
 	tables := Tables{
 		Reports: fmt.Sprintf("t%d-reports", n), Alerts: fmt.Sprintf("t%d-alerts", n),
-		Grids: fmt.Sprintf("t%d-grids", n), Rules: fmt.Sprintf("t%d-rules", n),
+		Grids: fmt.Sprintf("t%d-grids", n), Rules: fmt.Sprintf("t%d-rules", n), DailyCounts: fmt.Sprintf("t%d-daily-counts", n),
 	}
 	if err := CreateTables(context.Background(), client, tables); err != nil {
 		t.Fatal(err)

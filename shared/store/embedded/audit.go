@@ -15,6 +15,10 @@ import (
 // time-ordered, so a person's records are in the order they happened.
 var bucketAudit = []byte("audit")
 
+// bucketAuditByActor: actor \x00 audit id -> person key, the index
+// ByActor walks (a record is stored once, under its person).
+var bucketAuditByActor = []byte("audit_by_actor")
+
 var _ audit.Log = (*Store)(nil)
 
 // Append implements audit.Log in one transaction: if any record's id is
@@ -44,6 +48,9 @@ func (s *Store) Append(ctx context.Context, records []audit.Record) error {
 			if err := putJSON(b, k, r); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketAuditByActor).Put(key(r.Actor, r.ID), []byte(r.PersonKey)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -61,6 +68,28 @@ func (s *Store) ByPerson(ctx context.Context, personKey string) ([]audit.Record,
 			var r audit.Record
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode audit record %q: %w", k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ByActor implements audit.Log through the actor index.
+func (s *Store) ByActor(ctx context.Context, actor string) ([]audit.Record, error) {
+	var out []audit.Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		records := tx.Bucket(bucketAudit)
+		return eachPrefixed(tx.Bucket(bucketAuditByActor), key(actor, ""), func(k, personKey []byte) error {
+			id := k[len(actor)+1:]
+			v := records.Get(key(string(personKey), string(id)))
+			if v == nil {
+				return nil // expired under its person
+			}
+			var r audit.Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode audit record %q: %w", id, err)
 			}
 			out = append(out, r)
 			return nil

@@ -33,7 +33,7 @@ func (s *Store) UpdateFollowUp(ctx context.Context, r report.Record, fromVersion
 		oldIndexKey := gridIndexKey(stored.GridCode, stored.ListKey)
 		stored.Status, stored.GridCode, stored.ListKey = r.Status, r.GridCode, r.ListKey
 		stored.ContactDue, stored.FirstContactAt, stored.ClosedAt = r.ContactDue, r.FirstContactAt, r.ClosedAt
-		stored.FollowUps, stored.Version = r.FollowUps, fromVersion+1
+		stored.FollowUps, stored.ExpiresAt, stored.Version = r.FollowUps, r.ExpiresAt, fromVersion+1
 		if newIndexKey := gridIndexKey(stored.GridCode, stored.ListKey); string(newIndexKey) != string(oldIndexKey) {
 			byGrid := tx.Bucket(bucketReportsByGrid)
 			if err := byGrid.Delete(oldIndexKey); err != nil {

@@ -66,10 +66,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 	db.MaxBatchDelay = 2 * time.Millisecond
 	db.MaxBatchSize = 500
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range slices.Concat([][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsDue, bucketGrids, bucketRules}, groupBuckets, gridWorkBuckets) {
+		counted := tx.Bucket(bucketDailyCounts) != nil
+		for _, b := range slices.Concat([][]byte{bucketReports, bucketReportsByGrid, bucketAlerts, bucketAlertsDue, bucketGrids, bucketRules, bucketDailyCounts}, groupBuckets, gridWorkBuckets) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if !counted {
+			return countStoredReports(tx)
 		}
 		return nil
 	})
@@ -116,6 +120,9 @@ func (s *Store) Create(ctx context.Context, r report.Record, a alert.Alert) (rep
 			return err
 		}
 		if err := tx.Bucket(bucketAlertsDue).Put(dueKey(a), nil); err != nil {
+			return err
+		}
+		if err := countReport(tx, r); err != nil {
 			return err
 		}
 		stored, created = r, true

@@ -36,7 +36,7 @@ var (
 var gridWorkBuckets = [][]byte{
 	bucketPeople, bucketImports, bucketImportErrors,
 	bucketLists, bucketListChunks, bucketTasks, bucketTasksByGrid, bucketOpenTaskCounts, bucketReconciliations,
-	bucketAudit,
+	bucketAudit, bucketAuditByActor,
 }
 
 var _ worklist.Store = (*Store)(nil)

@@ -76,6 +76,43 @@ func RunAudit(t *testing.T, newStore func(t *testing.T) AuditStore) {
 		}
 	})
 
+	t.Run("an actor's records, oldest first, across people", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		var all []audit.Record
+		for i := range 30 {
+			all = append(all, auditRecord(fmt.Sprintf("p%d", i%4), i))
+		}
+		if err := s.Append(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+		var want []audit.Record
+		for _, r := range all {
+			if r.Actor == "worker-1" {
+				want = append(want, r)
+			}
+		}
+		// An index may lag its table (DynamoDB's global ones do).
+		var got []audit.Record
+		eventually(t, func() string {
+			var err error
+			if got, err = s.ByActor(ctx, "worker-1"); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				return fmt.Sprintf("ByActor lists %d records, want %d", len(got), len(want))
+			}
+			return ""
+		})
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ByActor worker-1 (-want +got):\n%s", diff)
+		}
+		// An actor whose name starts with another's sees only their own.
+		if got, err := s.ByActor(ctx, "worker-"); err != nil || len(got) != 0 {
+			t.Errorf("ByActor worker- = %v, %v; want none", got, err)
+		}
+	})
+
 	t.Run("many records of one person", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
