@@ -16,7 +16,7 @@ import (
 // every refresh and its morning SMS are checked. The baseline is the same
 // lives ended by SIGTERM once their burst is answered. The row is printed
 // whatever the run found; an error comes after the table.
-func benchCrash(ctx context.Context, iterations int) (row, error) {
+func benchCrash(ctx context.Context, iterations int, sum *trustSummary) (row, error) {
 	dir, err := os.MkdirTemp("", "gridcode-bench-crash-")
 	if err != nil {
 		return row{}, err
@@ -49,6 +49,8 @@ func benchCrash(ctx context.Context, iterations int) (row, error) {
 		baseline: fmt.Sprintf("the same lives ended by SIGTERM once answered (%d): a life %d ms", base.Iterations, base.LifeMedian.Milliseconds()),
 		ratio:    fmt.Sprintf("%.2f", float64(res.LifeMedian)/float64(max(base.LifeMedian, time.Millisecond))),
 	}
+	sum.crash = &crashSummary{kills: res.Iterations, acked: res.Acked, lostReports: res.LostReports, lostAlerts: res.LostAlerts,
+		duplicateSMS: res.DuplicateSMS, sms: res.SMS}
 	if res.RefreshNote != "" {
 		r.result += "; " + res.RefreshNote
 	}

@@ -64,6 +64,8 @@ type options struct {
 
 	skipCrash       bool
 	crashIterations int
+	skipTrust       bool
+	fuzzTime        string
 }
 
 func main() {
@@ -88,7 +90,9 @@ func main() {
 	flag.IntVar(&o.pageLoads, "page-loads", 50, "loads of the report form (and of the start page) timed")
 	flag.BoolVar(&o.skipCrash, "skip-crash", false, "skip the crash test (the local server killed and restarted)")
 	flag.IntVar(&o.crashIterations, "crash-iterations", 200, "kills of the local server in the crash test")
-	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed), "gridwork" (registry import and search, reconciliation), "pages" (the report form in Chromium) or "crash" (the crash test)`)
+	flag.BoolVar(&o.skipTrust, "skip-trust", false, "skip the trust summary's access test and fuzz run")
+	flag.StringVar(&o.fuzzTime, "fuzztime", "5s", "how long each fuzz target runs for the trust summary")
+	flag.StringVar(&o.only, "only", "", `run only these rows: "groups" (the group-code refresh and health feed), "gridwork" (registry import and search, reconciliation), "pages" (the report form in Chromium), "crash" (the crash test) or "trust" (the access test and fuzzing, for the summary)`)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	var err, derr error
@@ -98,8 +102,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	if o.only != "" && o.only != "groups" && o.only != "gridwork" && o.only != "pages" && o.only != "crash" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\", \"gridwork\", \"pages\" or \"crash\"\n", o.only)
+	if o.only != "" && o.only != "groups" && o.only != "gridwork" && o.only != "pages" && o.only != "crash" && o.only != "trust" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want \"groups\", \"gridwork\", \"pages\", \"crash\" or \"trust\"\n", o.only)
 		os.Exit(2)
 	}
 	if *cpuProfile != "" {
@@ -222,8 +226,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	// The crash row is printed whatever the test found; what it found
 	// fails the run after the table.
 	var crashErr error
+	var trust trustSummary
 	if o.only == "crash" || others && !o.skipCrash {
-		r, err := benchCrash(ctx, o.crashIterations)
+		r, err := benchCrash(ctx, o.crashIterations, &trust)
 		if r.what == "" {
 			return err
 		}
@@ -236,6 +241,20 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintln(out, "| --- | --- | --- | --- |")
 	for _, r := range rows {
 		fmt.Fprintf(out, "| %s | %s | %s | %s |\n", r.what, r.result, r.baseline, r.ratio)
+	}
+	if o.only == "trust" || others && !o.skipTrust {
+		if err := checkAccess(ctx, &trust); err != nil {
+			return err
+		}
+		if err := fuzzAll(ctx, o.fuzzTime, &trust); err != nil {
+			return err
+		}
+	}
+	var summary bytes.Buffer
+	trust.print(&summary)
+	out.Write(summary.Bytes())
+	if trust.accessFailed {
+		return errors.Join(crashErr, errors.New("the access test failed"))
 	}
 	return crashErr
 }
