@@ -316,15 +316,22 @@ func (s *System) refreshDaily(ctx context.Context) {
 	for started := true; ; started = false {
 		now := s.Planner.Now()
 		today := dates.Today(now)
+		if started {
+			// Runs under way when the server stopped had their queue in
+			// this process: yesterday's and today's (planned by hand before
+			// 06:00 too) go on. Older days' runs wait for a new plan.
+			for _, day := range []string{dates.AddDays(today, -1), today} {
+				if p, err := refresh.Read(ctx, s.Store, day); err == nil && !p.Complete {
+					if _, err := s.Planner.Restart(ctx, day); err != nil && ctx.Err() == nil {
+						slog.ErrorContext(ctx, "resume refresh", "date", day, "err", err)
+					}
+				}
+			}
+		}
 		if start, _ := dates.Start(today); !now.Before(start.Add(RefreshAt)) {
-			p, err := refresh.Read(ctx, s.Store, today)
-			switch {
-			case errors.Is(err, group.ErrNotFound):
+			_, err := refresh.Read(ctx, s.Store, today)
+			if errors.Is(err, group.ErrNotFound) {
 				_, err = s.Planner.Plan(ctx, today)
-			case err == nil && started && !p.Complete:
-				// The run was under way when the server stopped; its
-				// queue was in this process.
-				_, err = s.Planner.Restart(ctx, today)
 			}
 			if err != nil && ctx.Err() == nil {
 				slog.ErrorContext(ctx, "daily refresh", "date", today, "err", err)
