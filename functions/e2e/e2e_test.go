@@ -676,7 +676,7 @@ func (s *system) fill(t *testing.T, name string, vars map[string]string) string 
 
 func (s *system) token(t *testing.T, gridCode string) string {
 	t.Helper()
-	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grid: gridCode, Expires: time.Now().Add(time.Hour)})
+	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode), Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -685,7 +685,7 @@ func (s *system) token(t *testing.T, gridCode string) string {
 
 func (s *system) expiredToken(t *testing.T, gridCode string) string {
 	t.Helper()
-	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grid: gridCode, Expires: time.Now().Add(-time.Minute)})
+	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode), Expires: time.Now().Add(-time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,7 +699,7 @@ func forged(t *testing.T, gridCode string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := other.Issue(auth.Principal{Subject: "mallory", Role: auth.GridWorker, Grid: gridCode, Expires: time.Now().Add(time.Hour)})
+	tok, err := other.Issue(auth.Principal{Subject: "mallory", Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode), Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestConsoleGridWorkerDay(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	worker := srv.Token(t, auth.Principal{Role: auth.GridWorker, Grid: gridCode})
+	worker := srv.Token(t, auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode)})
 	tab := NewTab(t)
 	seen := watchConsoleDialogs(t, tab)
 	tab.Login(t, srv.URL, worker)
