@@ -483,7 +483,10 @@ type request struct {
 	Path  string // the raw path; empty means the route's own path
 	Query string // the raw query string, without "?"
 	Token string // sent as "Authorization: Bearer <Token>" if set
-	Body  string // JSON; sent with content-type application/json if set
+	// Claims are what API Gateway's JWT authorizer verified, put in
+	// requestContext.authorizer.jwt.claims if set.
+	Claims map[string]string
+	Body   string // JSON; sent with content-type application/json if set
 }
 
 func withToken(r request, token string) request {
@@ -550,6 +553,11 @@ func (s *system) event(t *testing.T, r request) []byte {
 	}
 	if r.Token != "" {
 		headers["authorization"] = "Bearer " + r.Token
+	}
+	if r.Claims != nil {
+		// As API Gateway sends them: every claim a string, no scopes in
+		// an ID token.
+		rc["authorizer"] = map[string]any{"jwt": map[string]any{"claims": r.Claims, "scopes": nil}}
 	}
 	now := time.Now().UTC()
 	rc["requestId"] = fmt.Sprintf("e2e%012d=", requestSeq.Add(1))
