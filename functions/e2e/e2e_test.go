@@ -483,7 +483,10 @@ type request struct {
 	Path  string // the raw path; empty means the route's own path
 	Query string // the raw query string, without "?"
 	Token string // sent as "Authorization: Bearer <Token>" if set
-	Body  string // JSON; sent with content-type application/json if set
+	// Claims are what API Gateway's JWT authorizer verified, put in
+	// requestContext.authorizer.jwt.claims if set.
+	Claims map[string]string
+	Body   string // JSON; sent with content-type application/json if set
 }
 
 func withToken(r request, token string) request {
@@ -550,6 +553,11 @@ func (s *system) event(t *testing.T, r request) []byte {
 	}
 	if r.Token != "" {
 		headers["authorization"] = "Bearer " + r.Token
+	}
+	if r.Claims != nil {
+		// As API Gateway sends them: every claim a string, no scopes in
+		// an ID token.
+		rc["authorizer"] = map[string]any{"jwt": map[string]any{"claims": r.Claims, "scopes": nil}}
 	}
 	now := time.Now().UTC()
 	rc["requestId"] = fmt.Sprintf("e2e%012d=", requestSeq.Add(1))
@@ -676,7 +684,7 @@ func (s *system) fill(t *testing.T, name string, vars map[string]string) string 
 
 func (s *system) token(t *testing.T, gridCode string) string {
 	t.Helper()
-	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grid: gridCode, Expires: time.Now().Add(time.Hour)})
+	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode), Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -685,7 +693,7 @@ func (s *system) token(t *testing.T, gridCode string) string {
 
 func (s *system) expiredToken(t *testing.T, gridCode string) string {
 	t.Helper()
-	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grid: gridCode, Expires: time.Now().Add(-time.Minute)})
+	tok, err := s.issuer.Issue(auth.Principal{Subject: "worker-" + gridCode, Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode), Expires: time.Now().Add(-time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,7 +707,7 @@ func forged(t *testing.T, gridCode string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := other.Issue(auth.Principal{Subject: "mallory", Role: auth.GridWorker, Grid: gridCode, Expires: time.Now().Add(time.Hour)})
+	tok, err := other.Issue(auth.Principal{Subject: "mallory", Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode), Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,8 +198,8 @@ func startGroups(ctx context.Context, t *testing.T) *gcSystem {
 // bad field at once.
 func (s *gcSystem) testRegister(ctx context.Context, t *testing.T) (string, string) {
 	admin := s.issue(t, auth.Principal{Subject: "district", Role: auth.DistrictAdmin})
-	worker := s.issue(t, auth.Principal{Subject: "worker-a", Role: auth.GridWorker, Grid: gcGrid.Code})
-	otherWorker := s.issue(t, auth.Principal{Subject: "worker-b", Role: auth.GridWorker, Grid: gcOtherGrid.Code})
+	worker := s.issue(t, auth.Principal{Subject: "worker-a", Role: auth.GridWorker, Grids: auth.ParseGrids(gcGrid.Code)})
+	otherWorker := s.issue(t, auth.Principal{Subject: "worker-b", Role: auth.GridWorker, Grids: auth.ParseGrids(gcOtherGrid.Code)})
 	register := func(token string, p gcPlace, a group.Admin) request {
 		return request{Route: "POST /v1/groups", Token: token, Body: gcJSON(t, map[string]any{
 			"name": p.name, "kind": p.kind, "address": p.address, "gridCode": gcGrid.Code, "admin": a,
@@ -546,7 +546,7 @@ func (s *gcSystem) testQR(ctx context.Context, t *testing.T, supermarket string)
 	}
 
 	var forbidden errorBody
-	other := s.issue(t, auth.Principal{Subject: "worker-b", Role: auth.GridWorker, Grid: gcOtherGrid.Code})
+	other := s.issue(t, auth.Principal{Subject: "worker-b", Role: auth.GridWorker, Grids: auth.ParseGrids(gcOtherGrid.Code)})
 	s.invoke(ctx, t, s.groups, withToken(req, other)).want(t, http.StatusForbidden, &forbidden)
 }
 
@@ -555,7 +555,7 @@ func (s *gcSystem) testQR(ctx context.Context, t *testing.T, supermarket string)
 func (s *gcSystem) testDaily(ctx context.Context, t *testing.T, supermarket string) {
 	date := dates.Today(time.Now())
 	path := "/v1/groups/" + supermarket + "/daily"
-	worker := s.issue(t, auth.Principal{Subject: "worker-a", Role: auth.GridWorker, Grid: gcGrid.Code})
+	worker := s.issue(t, auth.Principal{Subject: "worker-a", Role: auth.GridWorker, Grids: auth.ParseGrids(gcGrid.Code)})
 	admin := s.groupAdmin(t, supermarket)
 	daily := func(token, format string) request {
 		q := "date=" + date
@@ -679,7 +679,7 @@ func (s *gcSystem) testDaily(ctx context.Context, t *testing.T, supermarket stri
 	gcNoFullIDs(t, "csv", text, order)
 
 	var forbidden errorBody
-	other := s.issue(t, auth.Principal{Subject: "worker-b", Role: auth.GridWorker, Grid: gcOtherGrid.Code})
+	other := s.issue(t, auth.Principal{Subject: "worker-b", Role: auth.GridWorker, Grids: auth.ParseGrids(gcOtherGrid.Code)})
 	s.invoke(ctx, t, s.groups, daily(other, "csv")).want(t, http.StatusForbidden, &forbidden)
 	var badFormat errorBody
 	s.invoke(ctx, t, s.groups, daily(admin, "pdf")).want(t, http.StatusBadRequest, &badFormat)

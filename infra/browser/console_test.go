@@ -156,7 +156,7 @@ func TestConsoleGridWorkerDay(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	worker := srv.Token(t, auth.Principal{Role: auth.GridWorker, Grid: gridCode})
+	worker := srv.Token(t, auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode)})
 	tab := NewTab(t)
 	seen := watchConsoleDialogs(t, tab)
 	tab.Login(t, srv.URL, worker)
@@ -280,5 +280,32 @@ func TestConsoleDistrictAdminPicksGrid(t *testing.T) {
 		t.Errorf("listed %q, want %q", got, id)
 	}
 	shotsFromTop(t, tab, "console-admin")
+	tab.NoErrors(t)
+}
+
+// A worker of several grids picks among them; the page bar names them all.
+func TestConsoleWorkerOfSeveralGrids(t *testing.T) {
+	srv := StartLocal(t)
+	const first, second = "440703006107-01", "440703006107-02"
+	id := consoleReport(t, srv, second, "张三", "11010519491231002", "+86 138-0013-8000", "440106")
+
+	tab := NewTab(t)
+	tab.Login(t, srv.URL, srv.Token(t, auth.Principal{Role: auth.GridWorker, Grids: []string{first, second}}))
+	tab.Do(t, "open the console", chromedp.Navigate(srv.URL+"/console"))
+	tab.WaitFor(t, "the worker's grid picker", `document.getElementById("cs-grid-select") !== null`)
+	if got := Eval[[]string](t, tab, `[...document.querySelectorAll("#cs-grid-select option")].map((o) => o.value)`); strings.Join(got, ",") != first+","+second {
+		t.Errorf("the picker offers %v, want %s and %s", got, first, second)
+	}
+	if who := Eval[string](t, tab, `document.getElementById("who").textContent`); !strings.Contains(who, first) || !strings.Contains(who, second) {
+		t.Errorf("the bar says %q, want both grids", who)
+	}
+	if got := Eval[string](t, tab, `document.getElementById("cs-grid-select").value`); got != first {
+		t.Errorf("first shown %q, want %q", got, first)
+	}
+	Eval[bool](t, tab, `(() => { const s = document.getElementById("cs-grid-select"); s.value = "`+second+`"; s.dispatchEvent(new Event("change")); return true; })()`)
+	tab.WaitFor(t, "the second grid's report", `document.querySelectorAll("#reports > li").length === 1`)
+	if got := Eval[string](t, tab, `document.querySelector("#reports > li").dataset.reportId`); got != id {
+		t.Errorf("listed %q, want %q", got, id)
+	}
 	tab.NoErrors(t)
 }

@@ -92,7 +92,7 @@ func TestReportFormPerGridCode(t *testing.T) {
 
 	// The report is in the grid of the code scanned, with the name stored
 	// as typed (and shown to staff masked, as text).
-	token := srv.Token(t, auth.Principal{Role: auth.GridWorker, Grid: grid.Code})
+	token := srv.Token(t, auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(grid.Code)})
 	var page struct {
 		Reports []struct {
 			ReportID  string `json:"reportId"`

@@ -13,6 +13,7 @@ import (
 
 	"gridcode/shared/auth"
 	"gridcode/shared/dates"
+	"gridcode/shared/httpapi"
 )
 
 // caller is who asks. The fixture's data all belongs to scope A (a grid
@@ -44,6 +45,7 @@ const (
 	admin       = "district admin"
 	workerA     = "worker of grid A"
 	workerB     = "worker of grid B"
+	workerBA    = "worker of grids B and A" // several grids: A is not the first
 	groupAdminA = "admin of group A"
 	groupAdminB = "admin of group B"
 	healthFeed  = "health feed"
@@ -51,10 +53,10 @@ const (
 
 var (
 	everyone    = allowed(nil)
-	anyStaff    = allowed{admin: true, workerA: true, workerB: true, groupAdminA: true, groupAdminB: true, healthFeed: true}
+	anyStaff    = allowed{admin: true, workerA: true, workerB: true, workerBA: true, groupAdminA: true, groupAdminB: true, healthFeed: true}
 	office      = allowed{admin: true}
-	gridA       = allowed{admin: true, workerA: true}
-	groupReader = allowed{admin: true, workerA: true, groupAdminA: true}
+	gridA       = allowed{admin: true, workerA: true, workerBA: true}
+	groupReader = allowed{admin: true, workerA: true, workerBA: true, groupAdminA: true}
 	groupManage = allowed{admin: true, groupAdminA: true}
 	feeders     = allowed{admin: true, healthFeed: true}
 )
@@ -185,12 +187,13 @@ func TestEveryRouteEveryRole(t *testing.T) {
 	// the district office goes first of the allowed, for its 2xx.
 	callers := []caller{
 		{anonymous, ""},
-		{workerB, issue(auth.Principal{Role: auth.GridWorker, Grid: f.gridB})},
+		{workerB, issue(auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(f.gridB)})},
 		{groupAdminB, issue(auth.Principal{Role: auth.GroupAdmin, Group: groupB})},
 		{healthFeed, issue(auth.Principal{Role: auth.HealthFeed})},
 		{admin, issue(auth.Principal{Role: auth.DistrictAdmin})},
-		{workerA, issue(auth.Principal{Role: auth.GridWorker, Grid: f.gridA})},
+		{workerA, issue(auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(f.gridA)})},
 		{groupAdminA, issue(auth.Principal{Role: auth.GroupAdmin, Group: f.groupA})},
+		{workerBA, issue(auth.Principal{Role: auth.GridWorker, Grids: []string{f.gridB, f.gridA}})},
 	}
 	routes := slices.Clone(e.sys.Routes)
 	slices.Sort(routes)
@@ -241,6 +244,24 @@ func TestEveryRouteEveryRole(t *testing.T) {
 		}
 	}
 	t.Logf("%d routes × %d callers: %d requests checked", len(routes), len(callers), checked)
+}
+
+// The routes open to everyone here are httpapi.PublicRoutes, the ones the
+// cloud's template leaves without the JWT authorizer (infra/samtemplate
+// checks that side), and the local outbox page, which the cloud has not.
+func TestPublicRoutesAreTheCloudsPublicRoutes(t *testing.T) {
+	t.Parallel()
+	var open []string
+	for route, rule := range accessRules {
+		if rule.who(accessFixture{}) == nil && route != "GET /dev/sms" {
+			open = append(open, route)
+		}
+	}
+	slices.Sort(open)
+	want := slices.Sorted(slices.Values(httpapi.PublicRoutes))
+	if !slices.Equal(open, want) {
+		t.Errorf("public routes here %q\nhttpapi.PublicRoutes %q", open, want)
+	}
 }
 
 // accessFixture makes one of everything in scope A: a task from a

@@ -33,7 +33,7 @@ func TestAuditTrail(t *testing.T) {
 		}
 		return tok
 	}
-	worker := issue(auth.Principal{Subject: "worker-7", Role: auth.GridWorker, Grid: demoGrid})
+	worker := issue(auth.Principal{Subject: "worker-7", Role: auth.GridWorker, Grids: auth.ParseGrids(demoGrid)})
 	office := issue(auth.Principal{Subject: "office-1", Role: auth.DistrictAdmin})
 	chen := BriefCase[0][2]
 

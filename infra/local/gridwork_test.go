@@ -287,7 +287,7 @@ func (c *clockEnv) Now() time.Time {
 // token is valid at the moved clock.
 func (c *clockEnv) token(role auth.Role, grid string) string {
 	c.t.Helper()
-	tok, err := c.sys.Issuer.Issue(auth.Principal{Subject: "t", Role: role, Grid: grid, Expires: c.Now().Add(time.Hour)})
+	tok, err := c.sys.Issuer.Issue(auth.Principal{Subject: "t", Role: role, Grids: auth.ParseGrids(grid), Expires: c.Now().Add(time.Hour)})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -283,7 +283,7 @@ func TestLogsOfTheWholeFlowHoldNoPersonalData(t *testing.T) {
 		return tok
 	}
 	office := staff(auth.Principal{Role: auth.DistrictAdmin})
-	worker := staff(auth.Principal{Role: auth.GridWorker, Grid: demoGrid})
+	worker := staff(auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(demoGrid)})
 	feed := staff(auth.Principal{Role: auth.HealthFeed})
 	today := dates.Today(testNow)
 	want := func(what string, got int, codes ...int) {
@@ -489,7 +489,7 @@ func TestLogsOfTheWholeFlowHoldNoPersonalData(t *testing.T) {
 	if task.TaskID == "" {
 		t.Fatal("no task for 林晓东")
 	}
-	taskWorker := staff(auth.Principal{Role: auth.GridWorker, Grid: task.GridCode})
+	taskWorker := staff(auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(task.GridCode)})
 	want("task", c.do("GET", "/v1/tasks/"+task.TaskID, "", taskWorker, nil, nil), 200)
 	visits := "/v1/tasks/" + task.TaskID + "/visits"
 	want("note left", c.send("POST", visits, taskWorker, map[string]any{"outcome": "not_home_note_left", "notePhone": "+86 139 2608 0000"}, nil), 201)

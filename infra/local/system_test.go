@@ -49,7 +49,7 @@ func startWith(t *testing.T, sys *System) *env {
 
 func (e *env) token(role auth.Role, grid string) string {
 	e.t.Helper()
-	tok, err := e.sys.Issuer.Issue(auth.Principal{Subject: "t", Role: role, Grid: grid, Expires: testNow.Add(time.Hour)})
+	tok, err := e.sys.Issuer.Issue(auth.Principal{Subject: "t", Role: role, Grids: auth.ParseGrids(grid), Expires: testNow.Add(time.Hour)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

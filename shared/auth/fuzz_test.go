@@ -19,7 +19,7 @@ func FuzzVerify(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := time.Date(2022, 12, 5, 1, 0, 0, 0, time.UTC)
-	valid, err := iss.Issue(Principal{Subject: "w1", Role: GridWorker, Grid: "440703001001-01", Expires: now.Add(time.Hour)})
+	valid, err := iss.Issue(Principal{Subject: "w1", Role: GridWorker, Grids: []string{"440703001001-01"}, Expires: now.Add(time.Hour)})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func FuzzVerify(f *testing.F) {
 		}
 
 		// A token this issuer signs.
-		want := Principal{Subject: sub, Role: Role(role), Grid: grid, Group: group, Expires: now.Add(time.Duration(ttl%(1<<40)) * time.Second)}
+		want := Principal{Subject: sub, Role: Role(role), Grids: []string{grid}, Group: group, Expires: now.Add(time.Duration(ttl%(1<<40)) * time.Second)}
 		tok, err := iss.Issue(want)
 		if err != nil {
 			return // an unknown role, or a worker without a grid, is not issued
@@ -67,7 +67,7 @@ func FuzzVerify(f *testing.F) {
 				t.Fatalf("expired token: Verify = %+v, %v", got, err)
 			}
 		} else if err != nil || !got.Expires.Equal(want.Expires) || got.Role != want.Role ||
-			(utf8.ValidString(sub) && utf8.ValidString(grid) && utf8.ValidString(group) && (got.Subject != sub || got.Grid != grid || got.Group != group)) {
+			(utf8.ValidString(sub) && utf8.ValidString(grid) && utf8.ValidString(group) && (got.Subject != sub || got.FirstGrid() != grid || got.Group != group)) {
 			t.Fatalf("Verify(Issue(%+v)) = %+v, %v", want, got, err)
 		}
 		i := int(at) % len(tok)

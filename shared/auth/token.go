@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,13 +34,54 @@ func ParseRole(s string) (Role, bool) {
 	return "", false
 }
 
-// Principal is the verified caller.
+// Principal is the verified caller. A grid worker may work one grid or
+// several (a worker covering a neighbour's grid, a community's supervisor).
 type Principal struct {
 	Subject string    `json:"sub"`
 	Role    Role      `json:"role"`
-	Grid    string    `json:"grid,omitempty"`
+	Grids   []string  `json:"grids,omitempty"`
 	Group   string    `json:"group,omitempty"`
 	Expires time.Time `json:"exp"`
+}
+
+// UnmarshalJSON also reads the single "grid" claim of the tokens issued
+// before a worker could have several grids.
+func (p *Principal) UnmarshalJSON(b []byte) error {
+	type plain Principal
+	var v struct {
+		plain
+		Grid string `json:"grid"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Principal(v.plain)
+	if v.Grid != "" && !slices.Contains(p.Grids, v.Grid) {
+		p.Grids = append([]string{v.Grid}, p.Grids...)
+	}
+	return nil
+}
+
+// FirstGrid is the caller's first grid, or "" for none.
+func (p Principal) FirstGrid() string {
+	if len(p.Grids) == 0 {
+		return ""
+	}
+	return p.Grids[0]
+}
+
+// ParseGrids splits a comma list of grid codes, dropping blanks and
+// repeats.
+func ParseGrids(list ...string) []string {
+	var out []string
+	for _, s := range list {
+		for _, g := range strings.Split(s, ",") {
+			if g = strings.TrimSpace(g); g != "" && !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }
 
 // CanReadGrid says whether the caller may see the reports of grid.
@@ -47,7 +90,7 @@ func (p Principal) CanReadGrid(grid string) bool {
 	case DistrictAdmin:
 		return true
 	case GridWorker:
-		return p.Grid != "" && p.Grid == grid
+		return grid != "" && slices.Contains(p.Grids, grid)
 	}
 	return false
 }
@@ -84,6 +127,21 @@ var (
 
 var b64 = base64.RawURLEncoding
 
+// complete says whether p names what its role needs: a grid worker a
+// grid, a group admin a group.
+func (p Principal) complete() error {
+	if p.Role == GridWorker && len(ParseGrids(p.Grids...)) != len(p.Grids) {
+		return errors.New("auth: a blank, repeated or comma-holding grid")
+	}
+	if p.Role == GridWorker && len(p.Grids) == 0 {
+		return errors.New("auth: a grid worker token needs a grid")
+	}
+	if p.Role == GroupAdmin && p.Group == "" {
+		return errors.New("auth: a group admin token needs a group")
+	}
+	return nil
+}
+
 // Issuer signs and verifies tokens with one HMAC key: "<claims>.<mac>",
 // both base64url. Tokens are for staff of one district; an HMAC is enough
 // and needs no key server.
@@ -97,16 +155,13 @@ func NewIssuer(key []byte) (Issuer, error) {
 	return Issuer{key: append([]byte(nil), key...)}, nil
 }
 
-// Issue signs p. A grid worker's token must name the grid.
+// Issue signs p. A grid worker's token must name a grid.
 func (i Issuer) Issue(p Principal) (string, error) {
 	if _, ok := ParseRole(string(p.Role)); !ok {
 		return "", fmt.Errorf("auth: unknown role %q", p.Role)
 	}
-	if p.Role == GridWorker && p.Grid == "" {
-		return "", errors.New("auth: a grid worker token needs a grid")
-	}
-	if p.Role == GroupAdmin && p.Group == "" {
-		return "", errors.New("auth: a group admin token needs a group")
+	if err := p.complete(); err != nil {
+		return "", err
 	}
 	claims, err := json.Marshal(p)
 	if err != nil {
@@ -165,3 +220,38 @@ func FromHeader(h string) string {
 
 // ErrForbidden is a verified caller asking for what their role does not cover.
 var ErrForbidden = errors.New("auth: forbidden")
+
+// FromClaims builds the caller from the claims of a JWT that API Gateway's
+// authorizer already verified (signature, issuer, audience, expiry): a
+// Cognito ID token's "sub", "exp" (seconds since 1970, as API Gateway
+// passes them: text) and the user's custom attributes "custom:role",
+// "custom:grids" (a comma list) and "custom:group". A token with no
+// claims is ErrMissing; one whose user has no role, an unknown one, or a
+// role without its grid or group is ErrForbidden: the user signed in, but
+// the district gave them nothing to do.
+func FromClaims(claims map[string]string, now time.Time) (Principal, error) {
+	if len(claims) == 0 {
+		return Principal{}, ErrMissing
+	}
+	sub := claims["sub"]
+	exp, err := strconv.ParseInt(claims["exp"], 10, 64)
+	if sub == "" || err != nil {
+		return Principal{}, ErrInvalid
+	}
+	p := Principal{Subject: sub, Expires: time.Unix(exp, 0).UTC(), Group: strings.TrimSpace(claims["custom:group"])}
+	if !now.Before(p.Expires) {
+		return Principal{}, ErrExpired
+	}
+	role, ok := ParseRole(strings.TrimSpace(claims["custom:role"]))
+	if !ok {
+		return Principal{}, ErrForbidden
+	}
+	p.Role = role
+	if role == GridWorker {
+		p.Grids = ParseGrids(claims["custom:grids"])
+	}
+	if p.complete() != nil {
+		return Principal{}, ErrForbidden
+	}
+	return p, nil
+}

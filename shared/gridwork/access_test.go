@@ -3,6 +3,7 @@ package gridwork_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestAccess(t *testing.T) {
 		}
 		return w
 	}
-	mayFollowUp := allowed(office, worker)
+	mayFollowUp := allowed(office, worker, twoGrids)
 	ops := []struct {
 		name string
 		do   func(c gridwork.Caller) error
@@ -53,15 +54,15 @@ func TestAccess(t *testing.T) {
 		{"search a community, community scope", func(c gridwork.Caller) error {
 			_, err := f.search(gridwork.ScopeCommunity).Run(ctx, c, gridwork.SearchQuery{Name: "张三", Community: "石冲"})
 			return err
-		}, allowed(office, worker, sameCommunity)},
+		}, allowed(office, worker, sameCommunity, twoGrids)},
 		{"search a community, town scope", func(c gridwork.Caller) error {
 			_, err := f.search(gridwork.ScopeTown).Run(ctx, c, gridwork.SearchQuery{Name: "张三", Community: "石冲社区"})
 			return err
-		}, allowed(office, worker, sameCommunity, otherCommunity)},
+		}, allowed(office, worker, sameCommunity, otherCommunity, twoGrids)},
 		{"search the caller's own scope", func(c gridwork.Caller) error {
 			_, err := f.search(gridwork.ScopeCommunity).Run(ctx, c, gridwork.SearchQuery{Name: "张三"})
 			return err
-		}, allowed(office, worker, sameCommunity, otherCommunity, otherTown)},
+		}, allowed(office, worker, sameCommunity, otherCommunity, otherTown, twoGrids)},
 		{"record a follow-up", func(c gridwork.Caller) error {
 			_, err := f.followUps.Record(ctx, c, reportOf[c.Subject], report.FollowUpInput{Outcome: report.OutcomeUnreachable})
 			return err
@@ -72,11 +73,11 @@ func TestAccess(t *testing.T) {
 			_, err := f.followUps.Record(ctx, c, "rmissing", report.FollowUpInput{Outcome: report.OutcomeContacted})
 			return err
 		}, want{office.Subject: report.ErrNotFound, worker.Subject: report.ErrNotFound, sameCommunity.Subject: report.ErrNotFound,
-			otherCommunity.Subject: report.ErrNotFound, otherTown.Subject: report.ErrNotFound}},
+			otherCommunity.Subject: report.ErrNotFound, otherTown.Subject: report.ErrNotFound, twoGrids.Subject: report.ErrNotFound}},
 		{"overdue of the grid", func(c gridwork.Caller) error {
 			_, err := f.followUps.Overdue(ctx, c, shichong1.Code)
 			return err
-		}, allowed(office, worker)},
+		}, allowed(office, worker, twoGrids)},
 		{"overdue of the district pool", func(c gridwork.Caller) error {
 			_, err := f.followUps.Overdue(ctx, c, "unassigned")
 			return err
@@ -85,15 +86,32 @@ func TestAccess(t *testing.T) {
 		{"escalated of 石冲", func(c gridwork.Caller) error {
 			_, err := f.followUps.Escalated(ctx, c, report.EscalationCommunity, "石冲")
 			return err
-		}, allowed(office, worker)},
+		}, allowed(office, worker, twoGrids)},
 		{"escalated of the caller's community", func(c gridwork.Caller) error {
 			_, err := f.followUps.Escalated(ctx, c, report.EscalationCommunity, "")
 			return err
-		}, allowed(office, worker, otherCommunity, otherTown)},
+		}, allowed(office, worker, otherCommunity, otherTown, twoGrids)},
+		// A worker of two lead grids supervises both communities.
+		{"escalated of 子绵村", func(c gridwork.Caller) error {
+			_, err := f.followUps.Escalated(ctx, c, report.EscalationCommunity, "子绵村")
+			return err
+		}, allowed(office, otherTown, twoGrids)},
 		{"escalated of 白沙", func(c gridwork.Caller) error {
 			_, err := f.followUps.Escalated(ctx, c, report.EscalationCommunity, "白沙社区")
 			return err
 		}, allowed(office, otherCommunity)},
+	}
+	// The worker of two grids searches both grids' communities.
+	found, err := f.search(gridwork.ScopeCommunity).Run(ctx, twoGrids, gridwork.SearchQuery{Name: "张三"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var communities []string
+	for _, p := range found {
+		communities = append(communities, p.Community)
+	}
+	if slices.Sort(communities); !slices.Equal(communities, []string{"子绵村", "石冲社区"}) {
+		t.Errorf("a worker of 子绵村's and 石冲's grids found 张三 in %v, want in both", communities)
 	}
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) {

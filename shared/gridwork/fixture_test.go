@@ -38,12 +38,14 @@ var now = time.Date(2022, 12, 5, 2, 0, 0, 0, time.UTC)
 // The callers the access rules are about.
 var (
 	office         = caller(auth.Principal{Subject: "office", Role: auth.DistrictAdmin})
-	worker         = caller(auth.Principal{Subject: "worker-sc1", Role: auth.GridWorker, Grid: shichong1.Code})
-	sameCommunity  = caller(auth.Principal{Subject: "worker-sc2", Role: auth.GridWorker, Grid: shichong2.Code})
-	otherCommunity = caller(auth.Principal{Subject: "worker-bs", Role: auth.GridWorker, Grid: baisha.Code})
-	otherTown      = caller(auth.Principal{Subject: "worker-zm", Role: auth.GridWorker, Grid: zimian.Code})
-	groupAdmin     = caller(auth.Principal{Subject: "admin-G1", Role: auth.GroupAdmin, Group: "G12345678"})
-	healthFeed     = caller(auth.Principal{Subject: "feed", Role: auth.HealthFeed})
+	worker         = caller(auth.Principal{Subject: "worker-sc1", Role: auth.GridWorker, Grids: auth.ParseGrids(shichong1.Code)})
+	sameCommunity  = caller(auth.Principal{Subject: "worker-sc2", Role: auth.GridWorker, Grids: auth.ParseGrids(shichong2.Code)})
+	otherCommunity = caller(auth.Principal{Subject: "worker-bs", Role: auth.GridWorker, Grids: auth.ParseGrids(baisha.Code)})
+	otherTown      = caller(auth.Principal{Subject: "worker-zm", Role: auth.GridWorker, Grids: auth.ParseGrids(zimian.Code)})
+	// A worker of two grids in two towns; the second is 石冲's lead.
+	twoGrids   = caller(auth.Principal{Subject: "worker-zm-sc1", Role: auth.GridWorker, Grids: []string{zimian.Code, shichong1.Code}})
+	groupAdmin = caller(auth.Principal{Subject: "admin-G1", Role: auth.GroupAdmin, Group: "G12345678"})
+	healthFeed = caller(auth.Principal{Subject: "feed", Role: auth.HealthFeed})
 )
 
 func caller(p auth.Principal) gridwork.Caller {
@@ -57,6 +59,7 @@ var roles = []struct {
 }{
 	{"district_admin", office},
 	{"grid_worker of the grid", worker},
+	{"grid_worker of another town's grid and the grid", twoGrids},
 	{"grid_worker of another grid of the community", sameCommunity},
 	{"grid_worker of another community of the town", otherCommunity},
 	{"grid_worker of another town", otherTown},

@@ -3,6 +3,7 @@ package gridwork
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -105,42 +106,54 @@ func (f FollowUps) Escalated(ctx context.Context, c Caller, level report.Escalat
 	if err != nil {
 		return nil, err
 	}
-	if !c.IsDistrictAdmin() {
-		// The community's supervisor is the worker of its lead grid, the
-		// one that takes the community's reports and passes them on.
-		own, ok := dir.Lookup(c.Grid)
-		if !ok {
-			return nil, auth.ErrForbidden
-		}
-		if lead, _ := dir.ForCommunity(own.Community); lead != own.Code {
-			return nil, auth.ErrForbidden
-		}
-		if community != "" {
-			if name, ok := communityName(dir, community); !ok || name != own.Community {
-				return nil, auth.ErrForbidden
-			}
-		}
-		community = own.Community
-	}
-	inCommunity := func(report.Record) bool { return true }
-	codes := []string{grid.Unassigned}
+	// names are the communities asked for: nil for every one.
+	var names []string
 	if community != "" {
 		name, ok := communityName(dir, community)
 		if !ok {
+			if !c.IsDistrictAdmin() {
+				return nil, auth.ErrForbidden
+			}
 			return nil, &fields.Error{Code: "invalid_query", Problems: []fields.Problem{{Field: "community", Reason: "unknown"}}}
 		}
+		names = []string{name}
+	}
+	if !c.IsDistrictAdmin() {
+		// A community's supervisor is the worker of its lead grid, the one
+		// that takes the community's reports and passes them on; a worker
+		// of several lead grids supervises each of their communities.
+		var supervised []string
+		for _, code := range c.Grids {
+			own, ok := dir.Lookup(code)
+			if !ok {
+				continue
+			}
+			if lead, _ := dir.ForCommunity(own.Community); lead == own.Code && !slices.Contains(supervised, own.Community) {
+				supervised = append(supervised, own.Community)
+			}
+		}
+		if len(supervised) == 0 || (names != nil && !slices.Contains(supervised, names[0])) {
+			return nil, auth.ErrForbidden
+		}
+		if names == nil {
+			names = supervised
+		}
+	}
+	inCommunity := func(report.Record) bool { return true }
+	codes := []string{grid.Unassigned}
+	if names != nil {
 		// The pool holds reports of every community (those whose
 		// community matched no grid, or handed back by a worker): only the
-		// ones naming this community are its supervisor's.
+		// ones naming these communities are their supervisor's.
 		inCommunity = func(r report.Record) bool {
 			if r.GridCode != grid.Unassigned {
 				return true
 			}
 			named, ok := communityName(dir, r.Community)
-			return ok && named == name
+			return ok && slices.Contains(names, named)
 		}
 		for _, g := range dir.Grids() {
-			if g.Community == name {
+			if slices.Contains(names, g.Community) {
 				codes = append(codes, g.Code)
 			}
 		}

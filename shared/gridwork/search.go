@@ -113,18 +113,31 @@ func (s Search) scope(dir *grid.Directory, p auth.Principal) ([]string, error) {
 	default:
 		return nil, auth.ErrForbidden
 	}
-	own, ok := dir.Lookup(p.Grid)
-	if !ok || p.Grid == grid.Unassigned {
-		return nil, auth.ErrForbidden
-	}
-	if s.Scope != ScopeTown {
-		return []string{own.Community}, nil
-	}
+	// A worker of several grids searches the communities (or towns) of
+	// each.
 	var communities []string
-	for _, g := range dir.Grids() {
-		if g.Town == own.Town && !slices.Contains(communities, g.Community) {
-			communities = append(communities, g.Community)
+	add := func(c string) {
+		if !slices.Contains(communities, c) {
+			communities = append(communities, c)
 		}
+	}
+	for _, code := range p.Grids {
+		own, ok := dir.Lookup(code)
+		if !ok || code == grid.Unassigned {
+			continue
+		}
+		if s.Scope != ScopeTown {
+			add(own.Community)
+			continue
+		}
+		for _, g := range dir.Grids() {
+			if g.Town == own.Town {
+				add(g.Community)
+			}
+		}
+	}
+	if len(communities) == 0 {
+		return nil, auth.ErrForbidden
 	}
 	return communities, nil
 }

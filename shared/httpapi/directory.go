@@ -132,15 +132,17 @@ func (a DirectoryAPI) areas(w http.ResponseWriter, r *http.Request) {
 }
 
 // me says who a staff token belongs to: the pages show the role and pick
-// the grid or group from it.
+// the grid or group from it. "grid" is the first of "grids", for the pages
+// written when a worker had one.
 func (a DirectoryAPI) me(w http.ResponseWriter, r *http.Request) {
 	a.Staff.answer(w, r, http.StatusOK, func(p auth.Principal) (any, error) {
 		return struct {
 			Role    auth.Role `json:"role"`
+			Grids   []string  `json:"grids,omitempty"`
 			Grid    string    `json:"grid,omitempty"`
 			Group   string    `json:"group,omitempty"`
 			Expires time.Time `json:"expires"`
-		}{p.Role, p.Grid, p.Group, p.Expires}, nil
+		}{p.Role, p.Grids, p.FirstGrid(), p.Group, p.Expires}, nil
 	})
 }
 

@@ -85,7 +85,7 @@ func TestFollowUpsAPI(t *testing.T) {
 		}
 		return tok
 	}
-	worker := token(auth.Principal{Subject: "worker", Role: auth.GridWorker, Grid: gridCode})
+	worker := token(auth.Principal{Subject: "worker", Role: auth.GridWorker, Grids: auth.ParseGrids(gridCode)})
 	office := token(auth.Principal{Subject: "office", Role: auth.DistrictAdmin})
 	groupAdmin := token(auth.Principal{Subject: "admin", Role: auth.GroupAdmin, Group: "G12345678"})
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -61,13 +62,56 @@ type Router interface {
 	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
 }
 
-// Staff verifies the bearer token of a staff request.
+type jwtClaimsKey struct{}
+
+// WithJWTClaims carries the claims API Gateway's JWT authorizer verified
+// (the event's requestContext.authorizer.jwt.claims) to Staff.
+func WithJWTClaims(ctx context.Context, claims map[string]string) context.Context {
+	return context.WithValue(ctx, jwtClaimsKey{}, claims)
+}
+
+// JWTClaims are the claims WithJWTClaims set, or nil.
+func JWTClaims(ctx context.Context) map[string]string {
+	claims, _ := ctx.Value(jwtClaimsKey{}).(map[string]string)
+	return claims
+}
+
+// StaffAuth says who verifies a staff caller.
+type StaffAuth string
+
+const (
+	// StaffHMAC: the bearer token `gridcode token` signs, verified here
+	// with the keyset's token key (locally, in the tests).
+	StaffHMAC StaffAuth = "hmac"
+	// StaffJWT: API Gateway's JWT authorizer (the Cognito user pool) has
+	// verified the caller; only its claims count, a bearer token of ours
+	// is never looked at (in the cloud).
+	StaffJWT StaffAuth = "jwt"
+)
+
+// ParseStaffAuth accepts "hmac" (also "") and "jwt".
+func ParseStaffAuth(s string) (StaffAuth, error) {
+	switch a := StaffAuth(s); a {
+	case "", StaffHMAC:
+		return StaffHMAC, nil
+	case StaffJWT:
+		return a, nil
+	}
+	return "", fmt.Errorf("STAFF_AUTH %q: want hmac or jwt", s)
+}
+
+// Staff verifies the caller of a staff request.
 type Staff struct {
 	Issuer auth.Issuer
 	Now    func() time.Time
+	// Auth is StaffHMAC when empty.
+	Auth StaffAuth
 }
 
 func (s Staff) principal(r *http.Request) (auth.Principal, error) {
+	if s.Auth == StaffJWT {
+		return auth.FromClaims(JWTClaims(r.Context()), s.Now())
+	}
 	return s.Issuer.Verify(auth.FromHeader(r.Header.Get("Authorization")), s.Now())
 }
 

@@ -85,7 +85,7 @@ func newWLEnv(t *testing.T) *wlEnv {
 
 func (e *wlEnv) token(t *testing.T, role auth.Role, gridCode string) string {
 	t.Helper()
-	tok, err := e.issuer.Issue(auth.Principal{Subject: string(role) + "-1", Role: role, Grid: gridCode, Expires: wlNow.Add(time.Hour)})
+	tok, err := e.issuer.Issue(auth.Principal{Subject: string(role) + "-1", Role: role, Grids: auth.ParseGrids(gridCode), Expires: wlNow.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,12 +52,18 @@ type AWS struct {
 type Common struct {
 	Keys Keys
 	AWS  AWS
+	// StaffAuth says who verifies staff callers: "jwt" in the cloud, where
+	// API Gateway's JWT authorizer (the Cognito user pool) did and only its
+	// claims count; "hmac" (the default) for the tokens `gridcode token`
+	// signs, locally and in the tests.
+	StaffAuth string `env:"STAFF_AUTH, default=hmac"`
 }
 
 // Runtime is what every function builds its adapters from.
 type Runtime struct {
-	AWS  aws.Config
-	Keys secrets.Keyset
+	AWS       aws.Config
+	Keys      secrets.Keyset
+	StaffAuth httpapi.StaffAuth
 }
 
 // Logs turns on Lambda's structured logs: JSON lines with each
@@ -72,6 +78,10 @@ func Init(ctx context.Context, cfg any, common *Common) (Runtime, error) {
 	if err := envconfig.Process(ctx, cfg); err != nil {
 		return Runtime{}, fmt.Errorf("config: %w", err)
 	}
+	staffAuth, err := httpapi.ParseStaffAuth(common.StaffAuth)
+	if err != nil {
+		return Runtime{}, fmt.Errorf("config: %w", err)
+	}
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return Runtime{}, fmt.Errorf("aws config: %w", err)
@@ -80,7 +90,7 @@ func Init(ctx context.Context, cfg any, common *Common) (Runtime, error) {
 	if err != nil {
 		return Runtime{}, err
 	}
-	return Runtime{AWS: awsCfg, Keys: keys}, nil
+	return Runtime{AWS: awsCfg, Keys: keys, StaffAuth: staffAuth}, nil
 }
 
 // DynamoDB builds the client once, outside the handler.
@@ -110,13 +120,24 @@ func loadKeys(ctx context.Context, cfg aws.Config, k Keys) (secrets.Keyset, erro
 //
 // An HTTP API stage other than $default puts its name before the path
 // ("/dev/v1/reports"); ServeHTTP takes it off before routing and keeps it
-// as the base path pages link under (httpapi.BasePath).
+// as the base path pages link under (httpapi.BasePath). The claims of a
+// JWT that the route's authorizer verified go along too
+// (httpapi.JWTClaims), for httpapi.Staff.
 func ServeHTTP(h http.Handler) {
 	adapter := httpadapter.NewV2(httpapi.Logged(httpapi.Bounded(h)))
 	lambda.Start(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		base := StripStage(&ev)
-		return adapter.ProxyWithContext(httpapi.WithBasePath(ctx, base), ev)
+		return adapter.ProxyWithContext(RequestContext(ctx, &ev), ev)
 	})
+}
+
+// RequestContext takes the stage off ev's paths (StripStage) and returns
+// ctx with the base path and the authorizer's JWT claims, if any.
+func RequestContext(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) context.Context {
+	ctx = httpapi.WithBasePath(ctx, StripStage(ev))
+	if a := ev.RequestContext.Authorizer; a != nil && a.JWT != nil && len(a.JWT.Claims) > 0 {
+		ctx = httpapi.WithJWTClaims(ctx, a.JWT.Claims)
+	}
+	return ctx
 }
 
 // StripStage takes a named stage off the event's paths and returns the
@@ -155,11 +176,12 @@ func Main(realMain func(context.Context) error) {
 // Vault opens personal data with the keyset's pepper and data key.
 func (rt Runtime) Vault() (*pii.Vault, error) { return rt.Keys.Vault() }
 
-// Staff verifies staff tokens with the keyset's token key, on the wall
+// Staff verifies staff callers as STAFF_AUTH says (the authorizer's
+// claims, or tokens signed with the keyset's token key), on the wall
 // clock.
 func (rt Runtime) Staff() (httpapi.Staff, error) {
 	issuer, err := auth.NewIssuer(rt.Keys.TokenKey)
-	return httpapi.Staff{Issuer: issuer, Now: time.Now}, err
+	return httpapi.Staff{Issuer: issuer, Now: time.Now, Auth: rt.StaffAuth}, err
 }
 
 // Settings reads the district's settings (grids, risk areas, guidance)

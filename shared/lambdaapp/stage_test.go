@@ -1,9 +1,12 @@
 package lambdaapp
 
 import (
+	"context"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"gridcode/shared/httpapi"
 )
 
 func TestStripStage(t *testing.T) {
@@ -28,5 +31,26 @@ func TestStripStage(t *testing.T) {
 			t.Errorf("%s: %q on stage %q → path %q (http.path %q), base %q; want %q, base %q",
 				c.name, c.path, c.stage, ev.RawPath, ev.RequestContext.HTTP.Path, base, c.wantPath, c.base)
 		}
+	}
+}
+
+// The authorizer's claims reach the handler through the context; an event
+// without them carries none.
+func TestRequestContextCarriesJWTClaims(t *testing.T) {
+	t.Parallel()
+	ev := events.APIGatewayV2HTTPRequest{RawPath: "/dev/v1/me"}
+	ev.RequestContext.Stage = "dev"
+	ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u1", "custom:role": "district_admin"}},
+	}
+	ctx := RequestContext(context.Background(), &ev)
+	if got := httpapi.JWTClaims(ctx); got["sub"] != "u1" || got["custom:role"] != "district_admin" {
+		t.Errorf("claims %v", got)
+	}
+	if httpapi.BasePath(ctx) != "/dev" || ev.RawPath != "/v1/me" {
+		t.Errorf("base %q, path %q", httpapi.BasePath(ctx), ev.RawPath)
+	}
+	if got := httpapi.JWTClaims(RequestContext(context.Background(), &events.APIGatewayV2HTTPRequest{})); got != nil {
+		t.Errorf("an event without an authorizer gave claims %v", got)
 	}
 }

@@ -550,7 +550,7 @@ func TestFollowUpNotesAreSealedAndOpenForReaders(t *testing.T) {
 		t.Error("a note moved to another follow-up opened")
 	}
 
-	v, err := f.reader.Get(ctx, auth.Principal{Subject: "w1", Role: auth.GridWorker, Grid: leadGrid}, r.ID)
+	v, err := f.reader.Get(ctx, auth.Principal{Subject: "w1", Role: auth.GridWorker, Grids: auth.ParseGrids(leadGrid)}, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -227,7 +227,7 @@ func TestReaderScopesAndMasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker := auth.Principal{Role: auth.GridWorker, Grid: got.GridCode}
+	worker := auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids(got.GridCode)}
 	v, err := f.reader.Get(ctx, worker, got.ReportID)
 	if err != nil {
 		t.Fatal(err)
@@ -238,10 +238,10 @@ func TestReaderScopesAndMasks(t *testing.T) {
 	if len(v.RiskMatches) != 1 || v.RiskMatches[0].AreaCode != "440106" {
 		t.Errorf("risk matches %+v", v.RiskMatches)
 	}
-	if _, err := f.reader.Get(ctx, auth.Principal{Role: auth.GridWorker, Grid: "440703103206-01"}, got.ReportID); !errors.Is(err, auth.ErrForbidden) {
+	if _, err := f.reader.Get(ctx, auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids("440703103206-01")}, got.ReportID); !errors.Is(err, auth.ErrForbidden) {
 		t.Errorf("other grid's worker: %v, want ErrForbidden", err)
 	}
-	if _, err := f.reader.ListGrid(ctx, auth.Principal{Role: auth.GridWorker, Grid: "440703103206-01"}, got.GridCode, report.ListFilter{}); !errors.Is(err, auth.ErrForbidden) {
+	if _, err := f.reader.ListGrid(ctx, auth.Principal{Role: auth.GridWorker, Grids: auth.ParseGrids("440703103206-01")}, got.GridCode, report.ListFilter{}); !errors.Is(err, auth.ErrForbidden) {
 		t.Errorf("other grid's list: %v, want ErrForbidden", err)
 	}
 	page, err := f.reader.ListGrid(ctx, auth.Principal{Role: auth.DistrictAdmin}, got.GridCode, report.ListFilter{From: "2022-12-05", To: "2022-12-05"})

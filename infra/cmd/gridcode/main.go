@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -170,7 +171,8 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 func token(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	role := fs.String("role", "", "district_admin, grid_worker, group_admin or health_feed")
-	gridCode := fs.String("grid", "", "the grid of a grid_worker")
+	var grids gridList
+	fs.Var(&grids, "grid", "a grid of a grid_worker (repeat the flag, or a comma list, for several)")
 	groupID := fs.String("group", "", "the group of a group_admin")
 	subject := fs.String("sub", "", "who the token is for (default: the role)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
@@ -193,11 +195,21 @@ func token(args []string, stdout io.Writer) error {
 	if *subject == "" {
 		*subject = string(r)
 	}
-	tok, err := issuer.Issue(auth.Principal{Subject: *subject, Role: r, Grid: *gridCode, Group: *groupID, Expires: time.Now().Add(*ttl)})
+	tok, err := issuer.Issue(auth.Principal{Subject: *subject, Role: r, Grids: auth.ParseGrids(grids...), Group: *groupID, Expires: time.Now().Add(*ttl)})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// gridList collects a repeated --grid flag.
+type gridList []string
+
+func (g *gridList) String() string { return strings.Join(*g, ",") }
+
+func (g *gridList) Set(v string) error {
+	*g = append(*g, v)
 	return nil
 }
 

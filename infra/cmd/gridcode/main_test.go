@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,11 +83,20 @@ func TestTokenCommand(t *testing.T) {
 	}
 	issuer, _ := auth.NewIssuer(keys.TokenKey)
 	p, err := issuer.Verify(strings.TrimSpace(out.String()), time.Now())
-	if err != nil || p.Role != auth.GridWorker || p.Grid != "g1" {
+	if err != nil || p.Role != auth.GridWorker || p.FirstGrid() != "g1" {
 		t.Fatalf("token = %+v, %v", p, err)
 	}
 	if err := run(context.Background(), []string{"token", "--role", "mayor", "--data-dir", dir}, &out); err == nil {
 		t.Fatal("unknown role accepted")
+	}
+	// Several grids: the flag repeated, or a comma list, or both.
+	out.Reset()
+	if err := run(context.Background(), []string{"token", "--role", "grid_worker", "--grid", "g1", "--grid", "g2,g3", "--data-dir", dir}, &out); err != nil {
+		t.Fatal(err)
+	}
+	p, err = issuer.Verify(strings.TrimSpace(out.String()), time.Now())
+	if err != nil || !slices.Equal(p.Grids, []string{"g1", "g2", "g3"}) {
+		t.Fatalf("token with three grids = %+v, %v", p, err)
 	}
 }
 

@@ -61,6 +61,7 @@ function failWords(err) {
 const S = {
   me: null,
   grid: "", // the grid worked on
+  own: [], // a grid worker's grids
   grids: new Map(), // code → {gridCode, name, community, town}
   areas: null, // the county table, GET /v1/areas
   reports: { filter: "open", list: [], escalation: new Map(), next: "", open: "", note: null, more: false, missed: 0 },
@@ -84,8 +85,12 @@ async function start(me) {
       grids.value.map((g) => el("option", { value: g.gridCode, text: `${g.community} ${g.name}` })));
   }
   if (areas.status === "fulfilled") S.areas = areas.value;
-  if (me.role === "grid_worker") S.grid = me.grid ?? "";
-  else S.grid = sessionStorage.getItem(GRID_KEY) ?? "";
+  const kept = sessionStorage.getItem(GRID_KEY) ?? "";
+  if (me.role === "grid_worker") {
+    // A worker may have several grids; the one picked last stays picked.
+    S.own = me.grids?.length ? me.grids : (me.grid ? [me.grid] : []);
+    S.grid = S.own.includes(kept) ? kept : (S.own[0] ?? "");
+  } else S.grid = kept;
 
   const head = el("section", { class: "card cs-head", id: "cs-head" });
   const tabs = el("div", { class: "tabs cs-tabs", role: "tablist" });
@@ -146,6 +151,17 @@ const placeName = (code) => areaName(S.areas, code) || code;
 const ownCommunity = () => S.grids.get(S.grid)?.community ?? "";
 
 function renderHead(head) {
+  if (S.me.role === "grid_worker" && S.own.length > 1) {
+    // A worker of several grids picks among them.
+    const code = el("div", { class: "muted cs-code", text: `网格编码 ${S.grid}` });
+    const select = el("select", { id: "cs-grid-select", on: { change: () => {
+      code.textContent = `网格编码 ${select.value}`;
+      gridChanged(select.value);
+    } } }, S.own.map((g) => el("option", { value: g, text: gridName(g) })));
+    select.value = S.grid;
+    clear(head, el("div", { class: "field" }, el("label", { for: "cs-grid-select", text: `我的网格(${S.own.length}个)` }), select), code);
+    return;
+  }
   if (S.me.role === "grid_worker") {
     clear(head, el("div", { class: "cs-grid-name", text: gridName(S.grid) }), el("div", { class: "muted cs-code", text: `网格编码 ${S.grid}` }));
     return;

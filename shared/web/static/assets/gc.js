@@ -227,7 +227,8 @@ export async function staffLogin(main, roles, ready) {
       token.clear();
       return showLogin(`此页面供${roles.map((r) => roleText[r]).join("、")}使用`);
     }
-    clear(who, `${roleText[me.role]}${me.grid ? " · " + me.grid : ""}${me.group ? " · " + me.group : ""} `,
+    const grids = me.grids?.length ? me.grids : (me.grid ? [me.grid] : []);
+    clear(who, `${roleText[me.role]}${grids.length ? " · " + grids.join("、") : ""}${me.group ? " · " + me.group : ""} `,
       el("button", { class: "link", text: "退出", on: { click: () => { token.clear(); location.reload(); } } }));
     clear(main);
     await ready(me);
