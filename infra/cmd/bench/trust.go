@@ -81,7 +81,7 @@ func (s trustSummary) print(out *bytes.Buffer) {
 		if s.accessFailed {
 			verdict = "SOME ANSWERS WRONG (see go test -run TestEveryRouteEveryRole ./infra/local/)"
 		}
-		fmt.Fprintf(out, "| routes × roles checked | %d routes × %d callers (nobody, district office, worker of the grid and of another, admin of the group and of another, health feed): %d requests, %s |\n",
+		fmt.Fprintf(out, "| routes × roles checked | %d routes × %d callers (nobody, the district office, the health feed, workers and group administrators of the data's scope and of another, a worker of several grids): %d requests, %s |\n",
 			s.routes, s.callers, s.requests, verdict)
 	}
 	if s.fuzzTargets > 0 {
