@@ -209,7 +209,7 @@ func run(ctx context.Context, o Options, kill bool) (Result, error) {
 		dir = tmp
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
-	communities, err := communityNames()
+	communities, err := demo.CommunityNames()
 	if err != nil {
 		return res, err
 	}
@@ -489,18 +489,6 @@ func (r *runner) settle(ctx context.Context) error {
 	s.stop(10 * time.Second)
 	r.res.Settle = time.Since(start)
 	return r.chk.final(ctx, r.res)
-}
-
-func communityNames() ([]string, error) {
-	cs, err := demo.Communities()
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(cs))
-	for i, c := range cs {
-		names[i] = c.Name
-	}
-	return names, nil
 }
 
 // reportBodies are n distinct reports as the bench sends them.

@@ -36,6 +36,20 @@ type Community struct {
 }
 
 // Communities returns the district's communities in code order.
+// CommunityNames are the names of Communities, in their order: where
+// generated reports say their arrivals stay.
+func CommunityNames() ([]string, error) {
+	cs, err := Communities()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name
+	}
+	return names, nil
+}
+
 func Communities() ([]Community, error) {
 	cr := csv.NewReader(bytes.NewReader(communitiesCSV))
 	cr.FieldsPerRecord = 4

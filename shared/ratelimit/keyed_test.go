@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"gridcode/infra/dynamolocal"
 )
 
 func TestRuleText(t *testing.T) {
@@ -62,17 +61,7 @@ var adapters = map[string]func(*testing.T, Rule) Keyed{
 // newCountersTable creates a counters table on DynamoDB Local, named after
 // the test.
 func newCountersTable(t *testing.T) (*dynamodb.Client, string) {
-	t.Helper()
-	c := dynamolocal.Client(t)
-	name := strings.Trim(unsafeName.ReplaceAllString(t.Name(), "-"), "-")
-	ctx := context.Background()
-	if _, err := c.CreateTable(ctx, CountersTableSpec(name)); err != nil {
-		t.Fatalf("CreateTable %s: %v", name, err)
-	}
-	if _, err := c.UpdateTimeToLive(ctx, TimeToLive(name)); err != nil {
-		t.Fatalf("UpdateTimeToLive %s: %v", name, err)
-	}
-	return c, name
+	return newTableOf(t, CountersTableSpec)
 }
 
 // keyedT0 is the clock of these tests: on a whole hour, so the windows of

@@ -216,12 +216,16 @@ func TestSharedRandomArrivals(t *testing.T) {
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 
 // newTable creates a table for Shared on DynamoDB Local, named after the test.
-func newTable(t *testing.T) (*dynamodb.Client, string) {
+func newTable(t *testing.T) (*dynamodb.Client, string) { return newTableOf(t, TableSpec) }
+
+// newTableOf creates the table spec describes on DynamoDB Local, with its
+// TTL, named after the test.
+func newTableOf(t *testing.T, spec func(name string) *dynamodb.CreateTableInput) (*dynamodb.Client, string) {
 	t.Helper()
 	c := dynamolocal.Client(t)
 	name := strings.Trim(unsafeName.ReplaceAllString(t.Name(), "-"), "-")
 	ctx := context.Background()
-	if _, err := c.CreateTable(ctx, TableSpec(name)); err != nil {
+	if _, err := c.CreateTable(ctx, spec(name)); err != nil {
 		t.Fatalf("CreateTable %s: %v", name, err)
 	}
 	if _, err := c.UpdateTimeToLive(ctx, TimeToLive(name)); err != nil {

@@ -131,7 +131,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	loadBefore := loadAverage()
 	today := dates.Today(time.Now())
-	communities, err := communityNames()
+	communities, err := demo.CommunityNames()
 	if err != nil {
 		return err
 	}
@@ -257,18 +257,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return errors.Join(crashErr, errors.New("the access test failed"))
 	}
 	return crashErr
-}
-
-func communityNames() ([]string, error) {
-	cs, err := demo.Communities()
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(cs))
-	for i, c := range cs {
-		names[i] = c.Name
-	}
-	return names, nil
 }
 
 // serve runs h on a real loopback listener: the load crosses the network stack.
