@@ -118,7 +118,10 @@ func start(ctx context.Context, t *testing.T) *system {
 	common := []string{"KEYS_FILE=" + keysFile, "DYNAMODB_ENDPOINT=" + endpoint, "AWS_LAMBDA_LOG_FORMAT=JSON"}
 	s.intake = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/intake"), append(common,
 		"REPORTS_TABLE="+s.tables.Reports, "ALERTS_TABLE="+s.tables.Alerts, "DAILY_COUNTS_TABLE="+s.tables.DailyCounts,
-		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "RATE_LIMITS_TABLE="+s.rateLimitsTable(ctx, t))...)
+		"GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "RATE_LIMITS_TABLE="+s.rateLimitsTable(ctx, t),
+		// The template's 30 a minute, as 30 an hour: a loaded machine's
+		// 31 requests must not straddle a minute's boundary.
+		"REPORTS_PER_ADDRESS=30/1h")...)
 	s.reports = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/reports"), append(common,
 		"REPORTS_TABLE="+s.tables.Reports, "GRIDS_TABLE="+s.tables.Grids, "RULES_TABLE="+s.tables.Rules, "AUDIT_TABLE="+s.tables.Audit)...)
 	s.directory = lambdarie.Start(t, lambdarie.Build(t, "gridcode/functions/directory"), append(common,
