@@ -85,6 +85,23 @@ func (p *slowProvider) Send(ctx context.Context, m sms.Message) (string, error) 
 
 func phoneOf(i int) string { return fmt.Sprintf("139%08d", i) }
 
+// ledger is a delivery ledger on the embedded store (no fsync), the vault
+// that seals its alerts' parameters, and a clock at 2022-12-05 09:00 in
+// the district.
+func ledger(t *testing.T) (*embedded.Store, *pii.Vault, *clock) {
+	t.Helper()
+	store, err := embedded.Open(filepath.Join(t.TempDir(), "db"), embedded.WithoutFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	vault, err := pii.NewVault(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, vault, &clock{now: time.Date(2022, 12, 5, 1, 0, 0, 0, time.UTC)}
+}
+
 // TestFaultsNothingLostNothingTwice sends 400 alerts through a provider
 // that fails 30% of the time and times out 8% of the time (3% after taking
 // the message), a sender killed mid-pass every round, and senders that die
@@ -94,17 +111,7 @@ func phoneOf(i int) string { return fmt.Sprintf("139%08d", i) }
 func TestFaultsNothingLostNothingTwice(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "db"), embedded.WithoutFsync())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	vault, err := pii.NewVault(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{now: time.Date(2022, 12, 5, 1, 0, 0, 0, time.UTC)}
+	store, vault, clk := ledger(t)
 	const n = 400
 	permanent := map[string]bool{}
 	for i := range n {
@@ -125,7 +132,7 @@ func TestFaultsNothingLostNothingTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	provider, err := outbox.Open(filepath.Join(dir, "sms.jsonl"), clk.Now, outbox.WithFaults(outbox.Faults{Rate: 0.3, Seed: 7, Permanent: permanent}))
+	provider, err := outbox.Open(filepath.Join(t.TempDir(), "sms.jsonl"), clk.Now, outbox.WithFaults(outbox.Faults{Rate: 0.3, Seed: 7, Permanent: permanent}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,17 +211,7 @@ func TestFaultsNothingLostNothingTwice(t *testing.T) {
 func TestReceiptsCloseTheCrashWindow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "db"), embedded.WithoutFsync())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	vault, err := pii.NewVault(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{now: time.Date(2022, 12, 5, 1, 0, 0, 0, time.UTC)}
+	store, vault, clk := ledger(t)
 	const n = 200
 	for i := range n {
 		id := fmt.Sprintf("r%03d", i)
@@ -231,7 +228,7 @@ func TestReceiptsCloseTheCrashWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(dir, "sms.jsonl")
+	path := filepath.Join(t.TempDir(), "sms.jsonl")
 	ledger := &crashingLedger{Ledger: store, rng: rand.New(rand.NewPCG(8, 9)), rate: 0.3}
 	for round := 0; ; round++ {
 		if round == 50 {

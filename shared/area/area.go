@@ -16,6 +16,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // edition is the NBS cut-off date of the embedded table. Keep it in step with
@@ -36,7 +37,8 @@ type Area struct {
 // Catalog is an immutable lookup table of county-level divisions. It is safe
 // for concurrent use.
 type Catalog struct {
-	byCode map[string]Area
+	byCode    map[string]Area
+	provinces func() []Province // the divisions as a tree, built once
 }
 
 // Load parses the embedded county table. It returns an error rather than
@@ -56,6 +58,7 @@ func parse(r io.Reader) (*Catalog, error) {
 		return nil, fmt.Errorf("area: unexpected header %q", header)
 	}
 	c := &Catalog{byCode: make(map[string]Area, 3000)}
+	c.provinces = sync.OnceValue(c.tree)
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -87,14 +90,47 @@ func (c *Catalog) County(code string) (Area, bool) {
 	return a, ok
 }
 
-// All lists every division in code order: provinces, then their cities,
-// then their counties come out together, as a form's pickers need them.
-func (c *Catalog) All() []Area {
-	out := make([]Area, 0, len(c.byCode))
+// Province is a province's cities, a city's counties, in code order: how
+// a form's pickers walk the table.
+type Province struct {
+	Name   string `json:"name"`
+	Cities []City `json:"cities"`
+}
+
+// City is one prefecture-level city and its counties.
+type City struct {
+	Name     string   `json:"name"`
+	Counties []County `json:"counties"`
+}
+
+// County is one county-level division in the tree.
+type County struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// Provinces is every division as a tree, in code order. It is built once
+// and shared: do not change it.
+func (c *Catalog) Provinces() []Province { return c.provinces() }
+
+func (c *Catalog) tree() []Province {
+	all := make([]Area, 0, len(c.byCode))
 	for _, a := range c.byCode {
-		out = append(out, a)
+		all = append(all, a)
 	}
-	slices.SortFunc(out, func(a, b Area) int { return strings.Compare(a.Code, b.Code) })
+	slices.SortFunc(all, func(a, b Area) int { return strings.Compare(a.Code, b.Code) })
+	var out []Province
+	for _, a := range all {
+		if n := len(out); n == 0 || out[n-1].Name != a.Province {
+			out = append(out, Province{Name: a.Province})
+		}
+		p := &out[len(out)-1]
+		if n := len(p.Cities); n == 0 || p.Cities[n-1].Name != a.City {
+			p.Cities = append(p.Cities, City{Name: a.City})
+		}
+		city := &p.Cities[len(p.Cities)-1]
+		city.Counties = append(city.Counties, County{Code: a.Code, Name: a.Name})
+	}
 	return out
 }
 

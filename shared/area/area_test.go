@@ -120,3 +120,28 @@ func TestParseRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// The tree holds every division once, under its own province and city,
+// in code order.
+func TestProvinces(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, last := 0, ""
+	for _, p := range c.Provinces() {
+		for _, city := range p.Cities {
+			for _, k := range city.Counties {
+				a, ok := c.County(k.Code)
+				if !ok || a.Name != k.Name || a.City != city.Name || a.Province != p.Name || k.Code <= last {
+					t.Fatalf("%+v under %s › %s (after %s): the table says %+v, %v", k, p.Name, city.Name, last, a, ok)
+				}
+				last = k.Code
+				n++
+			}
+		}
+	}
+	if n != c.Len() {
+		t.Errorf("the tree holds %d divisions, the table %d", n, c.Len())
+	}
+}

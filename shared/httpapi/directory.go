@@ -88,42 +88,13 @@ func (a DirectoryAPI) reportCode(w http.ResponseWriter, r *http.Request) {
 	w.Write(png)
 }
 
-// areaTree is the county list as the form's pickers walk it.
-type areaTree struct {
-	Edition   string         `json:"edition"`
-	Provinces []areaProvince `json:"provinces"`
-}
-
-type areaProvince struct {
-	Name   string     `json:"name"`
-	Cities []areaCity `json:"cities"`
-}
-
-type areaCity struct {
-	Name     string       `json:"name"`
-	Counties []areaCounty `json:"counties"`
-}
-
-type areaCounty struct {
-	Code string `json:"code"`
-	Name string `json:"name"`
-}
-
 // areas serves every county-level division the API accepts, by province
 // and city, in code order.
 func (a DirectoryAPI) areas(w http.ResponseWriter, r *http.Request) {
-	tree := areaTree{Edition: a.Areas.Edition()}
-	for _, c := range a.Areas.All() {
-		if n := len(tree.Provinces); n == 0 || tree.Provinces[n-1].Name != c.Province {
-			tree.Provinces = append(tree.Provinces, areaProvince{Name: c.Province})
-		}
-		p := &tree.Provinces[len(tree.Provinces)-1]
-		if n := len(p.Cities); n == 0 || p.Cities[n-1].Name != c.City {
-			p.Cities = append(p.Cities, areaCity{Name: c.City})
-		}
-		city := &p.Cities[len(p.Cities)-1]
-		city.Counties = append(city.Counties, areaCounty{Code: c.Code, Name: c.Name})
-	}
+	tree := struct {
+		Edition   string          `json:"edition"`
+		Provinces []area.Province `json:"provinces"`
+	}{a.Areas.Edition(), a.Areas.Provinces()}
 	// Unlike the API's other answers it may be cached: it changes once a
 	// year, with a release.
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
